@@ -1,0 +1,5 @@
+import sys
+
+from gazeseg.cli import main
+
+sys.exit(main())

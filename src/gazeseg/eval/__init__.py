@@ -1,0 +1,1 @@
+"""Evaluation: datasets with ground truth, metrics, the click and gaze protocols, reports."""
