@@ -1,0 +1,181 @@
+"""Markdown + JSON + PNG report of an evaluation run (``gazeseg eval``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gazeseg.eval.runner import EvalResult, _pad, summarize_rows
+from gazeseg.eval.time_model import GAZESAM_REPORTED, TimeConstants, constants_table
+
+MODELLED_NOTE = (
+    "Times are **modelled, not measured on people**: published human-performance constants "
+    "(KLM, Fitts' law, saccade main sequence; see docs/evaluation.md) applied to the simulated "
+    "click and gaze sequences. Gaze is **simulated** from tracker presets, not recorded."
+)
+
+
+def summaries(result: EvalResult) -> dict[str, dict[str, float]]:
+    return {method: summarize_rows(rows, result.config.max_looks) for method, rows in result.rows.items()}
+
+
+def _fmt(value: float, digits: int = 1) -> str:
+    return f"{value:.{digits}f}"
+
+
+def markdown(result: EvalResult, summary: dict[str, dict[str, float]], plots: dict[str, str]) -> str:
+    cfg = result.config
+    mouse = summary.get("mouse")
+    lines = [
+        f"# Evaluation: {result.dataset_name}",
+        "",
+        f"Engine `{cfg.engine}` (`{result.engine_model_id}`), {next(iter(summary.values()))['objects']} objects, "
+        f"seed {cfg.seed}, at most {cfg.max_looks} looks/clicks per object, the user stops at IoU >= {cfg.stop_iou:.2f}; "
+        f"each look dwells {cfg.dwell_s:.2f} s.",
+        "",
+        MODELLED_NOTE,
+        "",
+        "## Accuracy and modelled time per method",
+        "",
+        "| method | mIoU@1 | mIoU@3 | mIoU at stop | NoI@85 | NoI@90 | wrong object @1 | interactions | time/object (s) | whole set (s) | time vs mouse |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for method, s in summary.items():
+        ratio = f"{s['time_total_s'] / mouse['time_total_s']:.2f}" if mouse else "-"
+        lines.append(
+            f"| {method} | {_fmt(100 * s['miou@1'])} | {_fmt(100 * s['miou@3'])} | {_fmt(100 * s['miou@stop'])} | "
+            f"{_fmt(s['noi@85'], 2)} | {_fmt(s['noi@90'], 2)} | {_fmt(100 * s['wrong_object@1'])}% | {_fmt(s['interactions'], 2)} | "
+            f"{_fmt(s['time_per_object_s'], 2)} | {_fmt(s['time_total_s'])} | {ratio} |"
+        )
+    lines += [
+        "",
+        "mIoU@k: mean IoU (%) after the k-th look (gaze: @1 is after the first fixation) or click; "
+        "NoI@t: looks/clicks to reach IoU t (the maximum when never reached); wrong object: IoU < 0.1.",
+        "",
+        "## GazeSAM-style table (whole set)",
+        "",
+        "| method | modelled time (s) | mIoU at stop (%) |",
+        "|---|---|---|",
+    ]
+    for method, s in summary.items():
+        lines.append(f"| {method} | {_fmt(s['time_total_s'])} | {_fmt(100 * s['miou@stop'], 2)} |")
+    lines += ["", "For context, GazeSAM's user study (SAM ViT-H, measured on people, not comparable number for number):", ""]
+    lines += ["| set | gaze (s) | mouse (s) | gaze mIoU | mouse mIoU |", "|---|---|---|---|---|"]
+    for name, row in GAZESAM_REPORTED.items():
+        lines.append(f"| {name} | {row['gaze_s']:.0f} | {row['mouse_s']:.0f} | {row['gaze_miou']:.2f} | {row['mouse_miou']:.2f} |")
+    lines += ["", "## Where the modelled time goes (mean seconds per object)", ""]
+    parts = sorted({k for rows in result.rows.values() for r in rows for k in r["time"] if k != "total_s"})
+    lines += ["| method | " + " | ".join(parts) + " |", "|---|" + "---|" * len(parts)]
+    for method, rows in result.rows.items():
+        lines.append(f"| {method} | " + " | ".join(_fmt(np.mean([r["time"].get(p, 0.0) for r in rows]), 2) for p in parts) + " |")
+    if plots:
+        lines += ["", "## Plots", ""]
+        for title, name in plots.items():
+            lines += [f"![{title}]({name})", ""]
+    lines += [
+        "## Time-model constants (s)",
+        "",
+        ", ".join(f"{k} = {v:g}" for k, v in constants_table(TimeConstants()).items()),
+        "",
+        f"Embedding: {np.mean(result.embed_s):.3f} s per image on average (each image embedded once).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot_curves(result: EvalResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = result.config.max_looks
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for method, rows in result.rows.items():
+        curve = np.stack([_pad(r["ious"], n) for r in rows]).mean(axis=0)
+        ax.plot(np.arange(1, n + 1), 100 * curve, marker="o", label=method, linestyle="--" if method == "mouse" else "-")
+    ax.set_xlabel("looks (gaze) or clicks (mouse)")
+    ax.set_ylabel("mIoU (%)")
+    ax.set_title(f"{result.dataset_name}: IoU vs interactions")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_times(result: EvalResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(result.rows)
+    parts = sorted({k for rows in result.rows.values() for r in rows for k in r["time"] if k != "total_s"})
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    bottom = np.zeros(len(methods))
+    for part in parts:
+        values = np.array([np.mean([r["time"].get(part, 0.0) for r in result.rows[m]]) for m in methods])
+        ax.bar(methods, values, bottom=bottom, label=part)
+        bottom += values
+    ax.set_ylabel("modelled seconds per object")
+    ax.set_title(f"{result.dataset_name}: modelled time per object (not measured)")
+    ax.tick_params(axis="x", labelrotation=20, labelsize=7)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_examples(examples: list[dict[str, Any]], path: Path) -> None:
+    """Grid of overlays: image, ground-truth outline (green), mask (red tint), gaze (dots), prompts (x)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from skimage.segmentation import find_boundaries
+
+    cols = len(examples)
+    fig, axes = plt.subplots(1, cols, figsize=(3.2 * cols, 2.8), dpi=80, squeeze=False)
+    for ax, ex in zip(axes[0], examples):
+        image = ex["image"].astype(float) / 255.0
+        overlay = image.copy()
+        overlay[ex["mask"]] = 0.5 * overlay[ex["mask"]] + 0.5 * np.array([1.0, 0.1, 0.1])
+        overlay[find_boundaries(ex["gt"])] = [0.1, 1.0, 0.1]
+        ax.imshow(overlay)
+        if len(ex["gaze"]):
+            ax.scatter(ex["gaze"][:, 0], ex["gaze"][:, 1], s=2, c="yellow", alpha=0.5)
+        if len(ex["points"]):
+            ax.scatter(ex["points"][:, 0], ex["points"][:, 1], s=40, c="cyan", marker="x")
+        ax.set_title(ex["title"], fontsize=7)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_report(result: EvalResult, out_dir: str | Path, *, examples: list[dict[str, Any]] | None = None) -> Path:
+    """Write ``report.md``, ``report.json`` and PNG plots into ``out_dir``; returns the markdown path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summaries(result)
+    plots = {"IoU vs interactions": "iou_curves.png", "modelled time per object": "time_per_object.png"}
+    plot_curves(result, out / plots["IoU vs interactions"])
+    plot_times(result, out / plots["modelled time per object"])
+    if examples:
+        plots["examples (first look)"] = "examples.png"
+        plot_examples(examples, out / "examples.png")
+    (out / "report.md").write_text(markdown(result, summary, plots))
+    config = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in asdict(result.config).items()}
+    config["dataset_dir"] = result.dataset_name
+    payload = {
+        "dataset": result.dataset_name, "engine_model_id": result.engine_model_id, "config": config,
+        "note": MODELLED_NOTE, "summary": summary, "time_constants": constants_table(TimeConstants()),
+        "gazesam_reported": GAZESAM_REPORTED, "rows": result.rows,
+    }
+    (out / "report.json").write_text(json.dumps(payload, indent=1))
+    return out / "report.md"
