@@ -53,13 +53,12 @@ def detect_targets(
     merge_deg: float = 1.5,
 ) -> list[GazeTarget]:
     """Fixations (I-DT) of an image-px gaze trace, merged into the distinct places looked at, in time order."""
-    from gazeseg.gaze.fixations import idt
-
     if not (px_per_deg > 0 and np.isfinite(px_per_deg)):
         raise InputError(f"px_per_deg: expected a positive number of image pixels per degree, got {px_per_deg!r}")
-    valid_image_points(gaze, image_hw)  # frame check with a clear message
-    if len(gaze) < 2:
+    if len(valid_image_points(gaze, image_hw)) < 2:  # also the frame check, with a clear message
         return []
+    from gazeseg.gaze.fixations import idt
+
     fixations = idt(gaze, px_per_deg=px_per_deg, dispersion_deg=dispersion_deg, min_duration_s=min_dwell_s)
     ok = np.asarray(gaze.valid, bool) & np.all(np.isfinite(gaze.xy), axis=1)
     h, w = image_hw
