@@ -15,8 +15,8 @@ python -m pip install -q -e '.[sam,onnx,gaze,pupil,test]'
 # SAM 2 ships as a source package whose CUDA extension is optional: build it without CUDA and
 # against the torch already installed (build isolation would fetch another torch).
 python -c "import sam2" 2>/dev/null || SAM2_BUILD_CUDA=0 python -m pip install -q --no-build-isolation 'sam2==1.1.0'
-# Webcam gaze: MediaPipe 0.10.14 ships its face-landmark model inside the wheel.
-python -c "import mediapipe" 2>/dev/null || python -m pip install -q 'mediapipe==0.10.14' || echo "mediapipe not installed: webcam tests will skip"
+# MediaPipe (webcam gaze, extra 'webcam') is not installed here: it pins its own OpenCV build,
+# which would replace opencv-python-headless; the webcam tests use a fake landmarker instead.
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null

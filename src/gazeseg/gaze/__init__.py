@@ -1,0 +1,1 @@
+"""Gaze input and signal processing: sources, filters, fixations, heat maps, calibration, simulation."""
