@@ -94,12 +94,20 @@ class GazeSimulator:
         rows, cols = np.nonzero(mask)
         centre = np.array([cols.mean(), rows.mean()])
         extent = np.array([np.ptp(cols) + 1, np.ptp(rows) + 1], float)
-        point = centre + self.rng.standard_normal(2) * LANDING_SPREAD * extent
-        c = int(np.clip(round(point[0]), 0, mask.shape[1] - 1))
-        r = int(np.clip(round(point[1]), 0, mask.shape[0] - 1))
-        if not mask[r, c]:  # a look meant for the object ends on it: take the nearest object pixel
-            _, (ri, ci) = ndi.distance_transform_edt(~mask, return_indices=True)
-            r, c = int(ri[r, c]), int(ci[r, c])
+        depth = ndi.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+        body = depth >= 0.25 * depth.max()  # people look at an object's body, not at its rim
+        for _ in range(20):
+            point = centre + self.rng.standard_normal(2) * LANDING_SPREAD * extent
+            c, r = int(round(point[0])), int(round(point[1]))
+            if 0 <= r < mask.shape[0] and 0 <= c < mask.shape[1] and body[r, c]:
+                break
+        else:  # a concave object whose centre is off it: land near its deepest point instead
+            r0, c0 = np.unravel_index(int(np.argmax(depth)), depth.shape)
+            spread = 0.5 * depth.max()
+            r = int(np.clip(round(r0 + self.rng.normal(0, spread)), 0, mask.shape[0] - 1))
+            c = int(np.clip(round(c0 + self.rng.normal(0, spread)), 0, mask.shape[1] - 1))
+            if not body[r, c]:
+                r, c = int(r0), int(c0)
         return np.array([c + 0.5, r + 0.5])
 
     # -- signal -------------------------------------------------------------------------
