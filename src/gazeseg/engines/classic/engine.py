@@ -296,6 +296,7 @@ def _grabcut(
         return np.zeros(shape, bool)
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut seeds its colour models with k-means: same prompts, same mask
     cv2.grabCut(bgr, gc, None, bgd_model, fgd_model, iterations, cv2.GC_INIT_WITH_MASK)
     return (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
 

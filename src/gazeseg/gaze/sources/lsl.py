@@ -43,7 +43,7 @@ class LSLSource(GazeSource):
         try:
             import pylsl
         except ImportError as error:
-            raise MissingDependencyError("the LSL source needs pylsl: pip install 'gazeseg[gaze]'") from error
+            raise MissingDependencyError("pylsl", "gaze", "the LSL gaze source") from error
         prop, value = ("name", self.stream_name) if self.stream_name else ("type", self.stream_type)
         streams = pylsl.resolve_byprop(prop, value, timeout=self.resolve_timeout_s)
         if not streams:

@@ -43,7 +43,7 @@ class PupilSource(GazeSource):
             try:
                 from pupil_labs.realtime_api import simple as api
             except ImportError as error:
-                raise MissingDependencyError("the Pupil Labs source needs: pip install 'gazeseg[pupil]'") from error
+                raise MissingDependencyError("pupil-labs-realtime-api", "pupil", "the Pupil Labs gaze source") from error
         self._device = api.discover_one_device(max_search_duration_seconds=self.discover_timeout_s)
         if self._device is None:
             raise SourceError("gaze source 'pupil': no Pupil Labs device found on the network (is the Companion app running?)")

@@ -48,9 +48,7 @@ class TobiiSource(GazeSource):
         try:
             import tobii_research
         except ImportError as error:
-            raise MissingDependencyError(
-                "the Tobii source needs the Tobii Pro SDK: pip install 'gazeseg[tobii]' (Python 3.10 wheels only)"
-            ) from error
+            raise MissingDependencyError("tobii_research", "tobii", "the Tobii gaze source (Python 3.10 wheels only)") from error
         return tobii_research
 
     def _start(self) -> None:

@@ -107,7 +107,7 @@ class WebcamSource(GazeSource):
         try:
             import mediapipe as mp
         except ImportError as error:
-            raise MissingDependencyError("the webcam source needs MediaPipe: pip install 'gazeseg[webcam]'") from error
+            raise MissingDependencyError("mediapipe", "webcam", "the webcam gaze source") from error
         mesh = mp.solutions.face_mesh.FaceMesh(max_num_faces=1, refine_landmarks=True)
 
         def landmarks(frame_rgb: np.ndarray) -> np.ndarray | None:
