@@ -77,9 +77,12 @@ def test_fixation_point_is_robust_to_saccades_and_glitches(rng, grabcut_object):
     centre = np.array(interior_point(gt))
     gaze = look(rng, (10, 10), centre, noise_px=4.0, tail=[(5.0, 300.0)])
     prompts = create_strategy("fixation", accuracy_deg=0.5).build(gaze, px_per_deg=PX_PER_DEG, image_hw=gt.shape)
-    assert len(prompts.points_xy) == 1
-    assert np.hypot(*(prompts.points_xy[0] - centre)) < 4.0
-    assert gt[int(prompts.points_xy[0, 1]), int(prompts.points_xy[0, 0])]
+    # Six foveal-ring points, then the fixation centre last.
+    assert len(prompts.points_xy) == 7 and set(prompts.labels.tolist()) == {1}
+    assert np.hypot(*(prompts.points_xy[-1] - centre)) < 4.0
+    assert gt[int(prompts.points_xy[-1, 1]), int(prompts.points_xy[-1, 0])]
+    ring = np.hypot(*(prompts.points_xy[:-1] - prompts.points_xy[-1]).T)
+    np.testing.assert_allclose(ring, 1.0 * PX_PER_DEG, rtol=1e-6)
 
 
 def test_fixation_needs_the_dwell_threshold(rng, grabcut_object):
@@ -102,16 +105,16 @@ def test_fixations_on_two_places_give_two_points_and_repeats_merge(rng, grabcut_
         shifted.append(GazeSamples(block.t_s + t0, block.xy, block.valid, frame="image_px"))
         t0 = shifted[-1].t_s[-1] + 1 / RATE_HZ
     gaze = GazeSamples.concat(shifted)
-    prompts = create_strategy("fixation", accuracy_deg=0.3).build(gaze, px_per_deg=PX_PER_DEG, image_hw=gt.shape)
+    prompts = create_strategy("fixation", accuracy_deg=0.3, fovea_points=0).build(gaze, px_per_deg=PX_PER_DEG, image_hw=gt.shape)
     assert len(prompts.points_xy) == 2
     assert min(np.hypot(*(p - a)) for p in prompts.points_xy) < 4.0
 
 
-def test_fixation_choice_follows_the_gaze_not_only_the_score(rng, grabcut_object):
+def test_fixation_choice_keeps_the_mask_under_the_gaze(rng, grabcut_object):
     _, gt, _ = grabcut_object
     centre = np.array(interior_point(gt))
     gaze = look(rng, (10, 10), centre)
-    background = ~gt  # contains nothing the user looked at, scored highest by the "engine"
+    background = ~gt  # not under the gaze, yet scored highest by the "engine"
     prediction = MaskPrediction(
         masks=np.stack([background, gt]), scores=np.array([0.95, 0.6], np.float32),
         low_res_logits=np.zeros((2, 256, 256), np.float32),
@@ -126,4 +129,6 @@ def test_corrections_are_appended(rng, grabcut_object):
     extra = PromptSet(np.array([[3.0, 4.0]]), np.array([0]))
     for name in ("gazesam-point", "fixation"):
         prompts = create_strategy(name).build(gaze, px_per_deg=PX_PER_DEG, image_hw=gt.shape, corrections=extra)
-        assert prompts.labels[-1] == 0 and prompts.points_xy[-1].tolist() == [3.0, 4.0]
+        # Earlier inputs first, the new look last; no foveal ring once the user is correcting.
+        assert prompts.labels[0] == 0 and prompts.points_xy[0].tolist() == [3.0, 4.0]
+        assert len(prompts.points_xy) == 2 and prompts.labels[-1] == 1

@@ -17,12 +17,6 @@ from gazeseg.core.errors import InputError
 from gazeseg.core.geometry import ViewingGeometry, Viewport
 from gazeseg.eval.time_model import Interaction, TimeConstants, gaze_time, mouse_time
 
-#: Tracker accuracy (degrees) the ``fixation`` strategy is told per preset when the simulator's
-#: preset does not say: the makers' specifications (Tobii Pro Nano 0.3 deg, Spectrum 0.3 deg)
-#: and typical webcam eye tracking (Papoutsaki et al. 2016, WebGazer: about 4 deg).
-DEFAULT_ACCURACY_DEG = {"tobii-pro-nano": 0.3, "tobii-pro-spectrum": 0.3, "webcam": 4.0}
-
-
 @dataclass
 class EvalConfig:
     """What to run. ``max_looks`` bounds both gaze looks and mouse clicks per object."""
@@ -50,29 +44,15 @@ class EvalResult:
     embed_s: list[float] = field(default_factory=list)
 
 
-def preset_accuracy_deg(preset: str) -> float:
-    """The tracker's nominal accuracy from the simulator's preset, else from ``DEFAULT_ACCURACY_DEG``."""
-    try:
-        from gazeseg.gaze.simulator import PRESETS
-
-        spec = PRESETS[preset]
-        for name in ("accuracy_deg", "offset_deg", "systematic_error_deg"):
-            value = getattr(spec, name, None) if not isinstance(spec, dict) else spec.get(name)
-            if value:
-                return float(value)
-    except (ImportError, KeyError):
-        pass
-    if preset not in DEFAULT_ACCURACY_DEG:
-        raise InputError(f"preset: unknown tracker '{preset}'; choose one of {', '.join(sorted(DEFAULT_ACCURACY_DEG))}")
-    return DEFAULT_ACCURACY_DEG[preset]
-
-
 def make_strategy(name: str, preset: str):
-    """A strategy configured for the tracker: ``fixation`` is told the preset's accuracy."""
+    """A strategy configured for the tracker: ``fixation`` is told the preset's nominal accuracy
+    and precision (a device's data sheet, known before any annotation)."""
+    from gazeseg.gaze.simulator import get_preset
     from gazeseg.prompts import create_strategy
 
+    spec = get_preset(preset)
     if name == "fixation":
-        return create_strategy(name, accuracy_deg=preset_accuracy_deg(preset))
+        return create_strategy(name, accuracy_deg=max(spec.accuracy_deg, 0.1), precision_deg=spec.precision_deg)
     return create_strategy(name)
 
 

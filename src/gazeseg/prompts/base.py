@@ -40,8 +40,9 @@ class Segmentation:
 class PromptStrategy(ABC):
     """Gaze (image px) -> ``PromptSet`` -> chosen candidate mask.
 
-    ``corrections`` are explicit user inputs that come on top of the gaze: clicks, or a look plus
-    a reject key (a negative point). They are appended to the gaze prompts unchanged.
+    ``corrections`` are inputs confirmed earlier: clicks, confirmed looks, or a look plus a reject
+    key (a negative point). They come first in the built prompts, unchanged; the new look's
+    points follow.
     """
 
     name: str = "strategy"
@@ -91,13 +92,15 @@ def valid_image_points(gaze: GazeSamples, image_hw: tuple[int, int]) -> np.ndarr
     h, w = image_hw
     xy = gaze.xy[ok]
     inside = (xy[:, 0] >= -0.5 * w) & (xy[:, 0] <= 1.5 * w) & (xy[:, 1] >= -0.5 * h) & (xy[:, 1] <= 1.5 * h)
-    return np.clip(xy[inside], [0.0, 0.0], [w - 1e-3, h - 1e-3])
+    # A pixel inside the border: engines that downscale may round a border point out of range.
+    return np.clip(xy[inside], [0.5, 0.5], [w - 1.5, h - 1.5])
 
 
 def add_corrections(prompts: PromptSet, corrections: PromptSet | None) -> PromptSet:
+    """Earlier confirmed inputs first, then the new look's points (so the new ones are the tail)."""
     if corrections is None or len(corrections.points_xy) == 0:
         return prompts
-    return prompts.with_points(corrections.points_xy, corrections.labels)
+    return PromptSet(corrections.points_xy, corrections.labels, prompts.box_xyxy, prompts.mask_logits).with_points(prompts.points_xy, prompts.labels)
 
 
 _FACTORIES: dict[str, Callable[..., PromptStrategy]] = {}
