@@ -82,7 +82,7 @@ def test_fixation_point_is_robust_to_saccades_and_glitches(rng, grabcut_object):
     assert np.hypot(*(prompts.points_xy[-1] - centre)) < 4.0
     assert gt[int(prompts.points_xy[-1, 1]), int(prompts.points_xy[-1, 0])]
     ring = np.hypot(*(prompts.points_xy[:-1] - prompts.points_xy[-1]).T)
-    np.testing.assert_allclose(ring, 1.0 * PX_PER_DEG, rtol=1e-6)
+    np.testing.assert_allclose(ring, 0.75 * PX_PER_DEG, rtol=1e-6)
 
 
 def test_fixation_needs_the_dwell_threshold(rng, grabcut_object):

@@ -122,7 +122,7 @@ class FixationStrategy(PromptStrategy):
         min_dwell_s: float = 0.1,
         dispersion_deg: float = 1.0,
         merge_deg: float = 1.5,
-        fovea_deg: float = 1.0,
+        fovea_deg: float = 0.75,
         fovea_points: int = 6,
     ) -> None:
         if not accuracy_deg > 0:

@@ -109,7 +109,7 @@ class ClassicEngine(Engine):
 
         pts = (prompts.points_xy * to_detail - np.array([x0, y0])) * np.array([fx, fy])
         inside = (pts[:, 0] >= 0) & (pts[:, 0] < vw) & (pts[:, 1] >= 0) & (pts[:, 1] < vh)
-        rc = np.stack([np.round(pts[:, 1]), np.round(pts[:, 0])], 1).astype(int)[inside]
+        rc = np.stack([np.clip(np.round(pts[:, 1]), 0, vh - 1), np.clip(np.round(pts[:, 0]), 0, vw - 1)], 1).astype(int)[inside]  # rounding may reach vh/vw
         labels = prompts.labels[inside]
         pos, neg = rc[labels == 1], rc[labels == 0]
         box = None
