@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", type=Path, default=None, help="SAM/SAM 2 checkpoint file placed by hand")
     p.add_argument("--out", type=Path, required=True, help="binary PNG mask, same size as the image")
     p.add_argument("--overlay", type=Path, default=None, help="also write the image with the mask drawn")
+    from gazeseg.prompts.recording import add_gaze_arguments  # --gaze RECORDING --strategy NAME
+
+    add_gaze_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -55,10 +58,18 @@ def run(args: argparse.Namespace) -> int:
     from gazeseg.io.images import load_image, overlay, save_image, save_mask
 
     image = load_image(args.image)
-    prompts = prompts_from_args(args)
+    gaze = getattr(args, "gaze", None)
+    prompts = prompts_from_args(args) if gaze is None else None
     engine = engine_from_args(args.engine, args.checkpoint)
     embedding = engine.embed(image)
-    result = engine.predict(embedding, prompts, multimask=len(prompts.points_xy) <= 1 and prompts.box_xyxy is None)
+    if gaze is not None:  # prompts from a gaze recording through a prompt strategy
+        from gazeseg.prompts.recording import segment_from_recording
+
+        found = segment_from_recording(engine, embedding, gaze, strategy=args.strategy, accuracy_deg=args.accuracy_deg)
+        prompts, result = found.prompts, found.prediction
+        result = type(result)(result.masks[found.index : found.index + 1], result.scores[found.index : found.index + 1], result.low_res_logits[found.index : found.index + 1])
+    else:
+        result = engine.predict(embedding, prompts, multimask=len(prompts.points_xy) <= 1 and prompts.box_xyxy is None)
     mask = result.best_mask
     save_mask(mask, args.out)
     if args.overlay:
