@@ -18,8 +18,10 @@ low-resolution logits are taken.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,6 +33,8 @@ from gazeseg.core.types import GazeSamples, PromptSet
 from gazeseg.engines.base import Embedding, Engine
 from gazeseg.engines.cache import EmbeddingCache
 from gazeseg.realtime.latency import StageTimer
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_PX_PER_DEG = ViewingGeometry().px_per_deg
 """Screen px per degree of the default laptop geometry; pass the image px per degree of your viewport."""
@@ -154,6 +158,9 @@ class LiveSegmenter:
 
             self._strategy = create_strategy(strategy)
         self.stats = LiveStats()
+        self.last_error: Exception | None = None
+        self.triggers: deque[tuple[int, float]] = deque(maxlen=10_000)
+        """(revision, perf_counter s) of every submitted prompt, decoded or dropped: latency from onset."""
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._decode_lock = threading.Lock()  # one decode at a time (accept vs worker)
@@ -398,6 +405,7 @@ class LiveSegmenter:
         self.timer.record("prompt", prompt_ms)
         self._mailbox = _Job(self._revision, prompts, key, t_trigger, {**timings, "prompt": prompt_ms}, self._generation)
         self.stats.submitted += 1
+        self.triggers.append((self._revision, t_trigger))
         self._wake.notify()
 
     # -- worker -------------------------------------------------------------------------
@@ -416,8 +424,10 @@ class LiveSegmenter:
                 self._busy = True
             try:
                 preview = self._decode(job, embedding, image_id or "")  # type: ignore[arg-type]
-            except Exception:  # noqa: BLE001 - a bad decode must not kill the live loop
+            except Exception as error:  # noqa: BLE001 - a bad decode must not kill the live loop
+                _log.warning("live decode failed: %s: %s", type(error).__name__, error, exc_info=True)
                 with self._lock:
+                    self.last_error = error
                     self.stats.errors += 1
                     self._busy = False
                 continue
@@ -454,9 +464,12 @@ class LiveSegmenter:
                        index, timings, job.t_trigger_s, time.perf_counter())
 
     def _choose(self, masks: np.ndarray, prompts: PromptSet, *, scores: np.ndarray | None = None, scale: float = 1.0) -> int:
-        """The candidate that best explains where the gaze fell (see ``gazeseg.prompts.fixation``)."""
-        from gazeseg.prompts.fixation import GazeTarget, gaze_consistency
+        """The candidate that best explains where the gaze fell, times the engine's own score.
 
+        People land near the centre of the object they look at (preferred viewing location,
+        Nuthmann & Henderson 2010): a candidate whose centroid is far from the fixation, relative
+        to its radius plus the tracker's error (0.5 deg), is unlikely to be the object looked at.
+        """
         if scores is None:
             scores = np.ones(len(masks))
         pos = prompts.points_xy[prompts.labels == 1] * scale
@@ -465,6 +478,18 @@ class LiveSegmenter:
         sigma = 0.5 * self.px_per_deg * scale
         values = []
         for mask, score in zip(masks, scores):
-            explain = np.mean([gaze_consistency(mask, GazeTarget(float(x), float(y), 1.0, 0.0), sigma_px=sigma) for x, y in pos])
+            rows, cols = np.nonzero(mask)
+            if len(rows) == 0:
+                values.append(0.0)
+                continue
+            cy, cx = rows.mean(), cols.mean()
+            var = (0.3 * np.sqrt(len(rows) / np.pi)) ** 2 + sigma**2
+            explain = 0.0
+            for x, y in pos:
+                d2 = (cx - x) ** 2 + (cy - y) ** 2
+                r, c = min(int(y), mask.shape[0] - 1), min(int(x), mask.shape[1] - 1)
+                if mask[r, c]:
+                    d2 = min(d2, var)  # anywhere inside a large object is a plausible landing
+                explain += np.exp(-0.5 * d2 / var) / len(pos)
             values.append(explain * max(float(score), 1e-3))
         return int(np.argmax(values))
