@@ -132,3 +132,13 @@ def test_corrections_are_appended(rng, grabcut_object):
         # Earlier inputs first, the new look last; no foveal ring once the user is correcting.
         assert prompts.labels[0] == 0 and prompts.points_xy[0].tolist() == [3.0, 4.0]
         assert len(prompts.points_xy) == 2 and prompts.labels[-1] == 1
+
+
+def test_looks_just_off_the_image_edge_give_points_inside(rng):
+    # Two fixations a few px left of the image (tracker offset), merged: the point stays on the image.
+    blocks = [look(rng, (50, 50), (-6.0, 40.0)), look(rng, (-6.0, 40.0), (-7.0, 42.0))]
+    blocks[1] = GazeSamples(blocks[1].t_s + blocks[0].t_s[-1] + 1 / RATE_HZ, blocks[1].xy, blocks[1].valid, frame="image_px")
+    gaze = GazeSamples.concat(blocks)
+    prompts = create_strategy("fixation").build(gaze, px_per_deg=PX_PER_DEG, image_hw=(120, 160))
+    assert prompts is not None
+    assert np.all(prompts.points_xy >= 0) and np.all(prompts.points_xy[:, 0] <= 160) and np.all(prompts.points_xy[:, 1] <= 120)

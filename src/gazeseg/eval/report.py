@@ -81,7 +81,7 @@ def markdown(result: EvalResult, summary: dict[str, dict[str, float]], plots: di
         "",
         ", ".join(f"{k} = {v:g}" for k, v in constants_table(TimeConstants()).items()),
         "",
-        f"Embedding: {np.mean(result.embed_s):.3f} s per image on average (each image embedded once).",
+        f"Embedding: {np.mean(result.embed_s) if result.embed_s else float('nan'):.3f} s per image on average (each image embedded once).",
         "",
     ]
     return "\n".join(lines)
@@ -98,6 +98,7 @@ def plot_curves(result: EvalResult, path: Path) -> None:
     for method, rows in result.rows.items():
         curve = np.stack([_pad(r["ious"], n) for r in rows]).mean(axis=0)
         ax.plot(np.arange(1, n + 1), 100 * curve, marker="o", label=method, linestyle="--" if method == "mouse" else "-")
+    ax.set_xticks(np.arange(1, n + 1))
     ax.set_xlabel("looks (gaze) or clicks (mouse)")
     ax.set_ylabel("mIoU (%)")
     ax.set_title(f"{result.dataset_name}: IoU vs interactions")
@@ -131,7 +132,7 @@ def plot_times(result: EvalResult, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_examples(examples: list[dict[str, Any]], path: Path) -> None:
+def plot_examples(examples: list[dict[str, Any]], path: Path, *, columns: int = 2) -> None:
     """Grid of overlays: image, ground-truth outline (green), mask (red tint), gaze (dots), prompts (x)."""
     import matplotlib
 
@@ -139,9 +140,12 @@ def plot_examples(examples: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
     from skimage.segmentation import find_boundaries
 
-    cols = len(examples)
-    fig, axes = plt.subplots(1, cols, figsize=(3.2 * cols, 2.8), dpi=80, squeeze=False)
-    for ax, ex in zip(axes[0], examples):
+    cols = max(1, min(columns, len(examples)))
+    rows = -(-len(examples) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.5 * rows), dpi=60, squeeze=False)
+    for ax in axes.ravel()[len(examples):]:
+        ax.axis("off")
+    for ax, ex in zip(axes.ravel(), examples):
         image = ex["image"].astype(float) / 255.0
         overlay = image.copy()
         overlay[ex["mask"]] = 0.5 * overlay[ex["mask"]] + 0.5 * np.array([1.0, 0.1, 0.1])
@@ -168,7 +172,7 @@ def write_report(result: EvalResult, out_dir: str | Path, *, examples: list[dict
     plot_times(result, out / plots["modelled time per object"])
     if examples:
         plots["examples (first look)"] = "examples.png"
-        plot_examples(examples, out / "examples.png")
+        plot_examples(examples, out / "examples.png", columns=len(result.config.strategies))
     (out / "report.md").write_text(markdown(result, summary, plots))
     config = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in asdict(result.config).items()}
     config["dataset_dir"] = result.dataset_name

@@ -79,7 +79,7 @@ def detect_targets(
             if np.hypot(*(centre - other)) <= merge_px:
                 groups[i][0].append(samples)
                 groups[i][1].append(duration_s)
-                centres[i] = _weighted_median(groups[i])
+                centres[i] = np.clip(_weighted_median(groups[i]), [0.0, 0.0], [w - 1.5, h - 1.5])
                 break
         else:
             groups.append(([samples], [duration_s]))
