@@ -34,7 +34,7 @@ def test_eval_writes_report_json_and_plots(tiny_dataset, tmp_path, capsys):
     assert code == 0
     text = (out / "report.md").read_text()
     assert "modelled, not measured on people" in text
-    for name in ("iou_curves.png", "time_per_object.png", "examples.png"):
+    for name in ("iou_curves.png", "iou_time.png", "time_per_object.png", "examples.png"):
         assert (out / name).stat().st_size > 1000
     data = json.loads((out / "report.json").read_text())
     assert set(data["summary"]) == {"mouse", "gazesam-point@tobii-pro-nano", "fixation@tobii-pro-nano"}

@@ -109,6 +109,33 @@ def plot_curves(result: EvalResult, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_iou_over_time(result: EvalResult, path: Path) -> None:
+    """Mean IoU against modelled time since the object was first seen (IoU 0 before the first answer)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    horizon = max((r["elapsed_s"][-1] for rows in result.rows.values() for r in rows if r.get("elapsed_s")), default=1.0)
+    grid = np.linspace(0, horizon, 200)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for method, rows in result.rows.items():
+        curves = []
+        for r in rows:
+            times, ious = np.array(r.get("elapsed_s", [])), np.array(r["ious"])
+            idx = np.searchsorted(times, grid, side="right") - 1
+            curves.append(np.where(idx >= 0, ious[np.clip(idx, 0, len(ious) - 1)], 0.0))
+        ax.plot(grid, 100 * np.mean(curves, axis=0), label=method, linestyle="--" if method == "mouse" else "-")
+    ax.set_xlabel("modelled seconds since the object was first seen (not measured)")
+    ax.set_ylabel("mIoU (%)")
+    ax.set_title(f"{result.dataset_name}: IoU over modelled time")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def plot_times(result: EvalResult, path: Path) -> None:
     import matplotlib
 
@@ -167,8 +194,9 @@ def write_report(result: EvalResult, out_dir: str | Path, *, examples: list[dict
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = summaries(result)
-    plots = {"IoU vs interactions": "iou_curves.png", "modelled time per object": "time_per_object.png"}
+    plots = {"IoU vs interactions": "iou_curves.png", "IoU over modelled time": "iou_time.png", "modelled time per object": "time_per_object.png"}
     plot_curves(result, out / plots["IoU vs interactions"])
+    plot_iou_over_time(result, out / plots["IoU over modelled time"])
     plot_times(result, out / plots["modelled time per object"])
     if examples:
         plots["examples (first look)"] = "examples.png"

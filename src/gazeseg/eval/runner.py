@@ -120,9 +120,11 @@ def run_evaluation(config: EvalConfig, *, progress: bool = True) -> EvalResult:
             clicks = click_interactions(trace, gt, ignore, viewport)[:n]
             start_xy = (geometry.screen_w_px / 2, geometry.screen_h_px / 2)
             timing = mouse_time(clicks, start_xy=start_xy, constants=constants)
+            all_clicks = click_interactions(trace, gt, ignore, viewport)
+            elapsed = [mouse_time(all_clicks[:k], start_xy=start_xy, constants=constants).total_s - constants.keystroke_s for k in range(1, len(all_clicks) + 1)]
             result.rows.setdefault("mouse", []).append({
                 "object": obj.name, "area": area, "ious": [float(v) for v in trace.ious], "n": n,
-                "final_iou": float(trace.ious[n - 1]), "time": timing.to_dict(),
+                "final_iou": float(trace.ious[n - 1]), "time": timing.to_dict(), "elapsed_s": elapsed,
             })
         for (name, preset), strategy in strategies.items():
             gtrace = run_gaze_protocol(
@@ -131,10 +133,11 @@ def run_evaluation(config: EvalConfig, *, progress: bool = True) -> EvalResult:
             )
             n = max(1, len(gtrace.ious))
             timing = gaze_time(gtrace.looks, px_per_deg=geometry.px_per_deg, constants=constants)
+            elapsed = [gaze_time(gtrace.looks[:k], px_per_deg=geometry.px_per_deg, constants=constants).total_s - constants.keystroke_s for k in range(1, len(gtrace.looks) + 1)]
             result.rows.setdefault(f"{name}@{preset}", []).append({
                 "object": obj.name, "area": area, "ious": [float(v) for v in gtrace.ious], "n": n,
                 "final_iou": float(gtrace.ious[-1]) if gtrace.ious else 0.0, "time": timing.to_dict(),
-                "decodes": gtrace.decodes, "no_prompt_looks": gtrace.no_prompt_looks,
+                "decodes": gtrace.decodes, "no_prompt_looks": gtrace.no_prompt_looks, "elapsed_s": elapsed,
             })
     if not result.rows:
         raise InputError(f"dataset '{config.dataset_dir}': no object with a non-empty mask to evaluate")
