@@ -235,7 +235,8 @@ class AnnotationSession:
     def export(self, folder: Path) -> dict[str, list[str]]:
         """Masks as PNG label maps (2D) and NIfTI (volumes, source geometry), COCO JSON, gaze CSV."""
         from gazeseg.io.export import ExportMask, coco_json, label_map, write_gaze_rows, write_json
-        from gazeseg.io.images import save_image
+        from PIL import Image
+
         from gazeseg.io.volumes import save_label_volume
 
         self.flush_gaze()
@@ -260,7 +261,9 @@ class AnnotationSession:
                 written["nifti"].append(str(save_label_volume(labels_xyz, volume, folder / f"{stem}_labels.nii.gz")))
             else:
                 lm = label_map(((m, label_index[r.label_id]) for r, m in decoded), (item.height, item.width))
-                written["png"].append(str(save_image(lm, folder / f"{stem}_labels.png")))
+                target = folder / f"{stem}_labels.png"
+                Image.fromarray(lm, mode="L").save(target)  # one channel: the class index per pixel
+                written["png"].append(str(target))
         written["coco"].append(str(write_json(coco_json(coco_masks, [labels[k] for k in sorted(labels)]), folder / "annotations_coco.json")))
         rows = []
         names = {i.id: i.name for i in self.store.items()}

@@ -1,0 +1,108 @@
+"""The app in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright)."""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gazeseg.app import AppSettings, create_app
+from gazeseg.eval.clicks import interior_point
+from gazeseg.eval.datasets import load_dataset
+from gazeseg.eval.metrics import iou
+from PIL import Image
+
+CHROMIUM = os.environ.get("GAZESEG_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}; install Debian's chromium package (scripts/test.sh does)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
+                              "--disable-background-networking", "--disable-component-update", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def _image_to_page(page, x, y):
+    return page.evaluate(
+        "([x, y]) => { const r = document.getElementById('canvas').getBoundingClientRect(); const v = window.gazeseg.view;"
+        " return [r.left + v.x + x * v.scale, r.top + v.y + y * v.scale]; }",
+        [x, y],
+    )
+
+
+def _dwell(page, px, py, ms=500):
+    """Move the mouse there like a saccade, then rest (the page keeps streaming the rest as gaze)."""
+    page.mouse.move(px, py, steps=8)
+    page.wait_for_timeout(ms)
+
+
+def test_look_accept_undo_redo_export_reload(browser, tmp_path, data_dir, live_server):
+    obj = next(o for o in load_dataset(data_dir / "grabcut") if o.name == "teddy")
+    gt, ignore = obj.load()
+    app = create_app(AppSettings(paths=[obj.image_path], project=tmp_path / "p.sqlite", engine="classic"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with live_server(app) as server:
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url + "/")
+        page.wait_for_function("window.gazesegReady === true", timeout=20000)
+        x, y = interior_point(gt, ignore)
+        px, py = _image_to_page(page, x, y)
+        page.mouse.move(20, 20)
+        _dwell(page, px, py)
+        page.wait_for_function("window.gazeseg.preview !== null", timeout=15000)
+        page.screenshot(path=str(ARTIFACTS / "app_preview.png"))
+        page.keyboard.press("Space")
+        page.wait_for_function("window.gazeseg.preview === null", timeout=15000)
+        store = app.state.session.store
+        page.wait_for_timeout(300)
+        assert len(store.masks()) == 1
+        assert iou(store.decode(store.masks()[0]), gt, ignore) > 0.6
+        page.keyboard.press("u")
+        page.wait_for_timeout(500)
+        assert len(store.masks()) == 0
+        page.keyboard.press("r")
+        page.wait_for_timeout(500)
+        assert len(store.masks()) == 1
+        page.click("#export")
+        page.wait_for_function("document.getElementById('message').textContent.startsWith('exported')", timeout=15000)
+        exported = np.asarray(Image.open(tmp_path / "exports" / "teddy_labels.png")) > 0  # label map: class index per pixel
+        assert exported.shape == gt.shape and iou(exported, gt, ignore) > 0.6
+        metrics = page.evaluate("window.gazeseg.metrics")
+        # The session survives a reload: the same image reopens with its accepted mask drawn.
+        page.reload()
+        page.wait_for_function("window.gazesegReady === true", timeout=20000)
+        assert page.evaluate("window.gazeseg.item.name") == "teddy.jpg"
+        page.screenshot(path=str(ARTIFACTS / "app_after_reload.png"))
+        assert not errors, errors
+        assert metrics["openToFirstMask"] and metrics["fixationToMask"]
+        (ARTIFACTS / "app_metrics.txt").write_text(
+            f"open->first mask ms: {metrics['openToFirstMask']}\nrest->mask ms: {metrics['fixationToMask']}\nserver decode ms: {metrics['serverDecode']}\n"
+        )
+        page.close()
+
+
+def test_volume_slices_in_browser(browser, tmp_path, data_dir, live_server):
+    flair = data_dir / "brats" / "brats_2013_pat0001_1" / "Flair_subtrMeanDivStd.nii.gz"
+    app = create_app(AppSettings(paths=[flair], project=tmp_path / "p.sqlite", engine="classic"))
+    with live_server(app) as server:
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.goto(server.url + "/")
+        page.wait_for_function("window.gazesegReady === true", timeout=20000)
+        start = page.evaluate("window.gazeseg.slice")
+        assert page.is_visible("#volumebox")
+        page.mouse.move(600, 400)
+        page.keyboard.press("ArrowDown")
+        page.wait_for_function(f"window.gazeseg.slice === {start + 1}", timeout=10000)
+        assert app.state.session.current.slice_index == start + 1
+        page.close()
