@@ -26,7 +26,7 @@ ALGORITHM_VERSION = "geogc-1"
 class ClassicParams:
     """Knobs of the classic engine; every field is part of the model id (embeddings never mix)."""
 
-    work_size: int = 240
+    work_size: int = 320
     """Long side (px) of the working image; masks are upsampled back to the full size."""
     iterations: int = 3
     """GrabCut EM iterations per prediction."""
