@@ -1,0 +1,16 @@
+"""Tiny randomly initialised models built from the official classes (plumbing and speed only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def save_tiny_sam(path: Path, seed: int = 0) -> Path:
+    import torch
+
+    from gazeseg.engines.sam import build_sam_model
+
+    torch.manual_seed(seed)
+    model = build_sam_model("tiny")
+    torch.save(model.state_dict(), str(path))
+    return path
