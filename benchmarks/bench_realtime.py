@@ -39,6 +39,7 @@ from gazeseg.realtime.live import LiveSegmenter, Preview
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = REPO.parent / "shared" / "data" / "grabcut" / "data_GT" / "153077.jpg"
 BUDGET_MS = 25.0
+THREADS = [2]
 BLOCK_S = {"tobii-pro-nano": 1 / 60, "tobii-pro-spectrum": 1 / 120}  # SDK callback sizes
 
 
@@ -99,6 +100,72 @@ class SamBenchEngine(Engine):
         return MaskPrediction(full[0].numpy(), iou[0].numpy(), low[0].numpy())
 
 
+class SamOnnxBenchEngine(SamBenchEngine):
+    """The same random ViT-B, its prompt encoder + mask decoder exported to ONNX (low-res outputs
+    only) and run by ONNX Runtime on the CPU; ``predict`` upsamples to full resolution with OpenCV.
+    Stands in for engineer B's ``onnx_decoder`` path until it lands."""
+
+    name = "sam-onnx"
+
+    def __init__(self, model_type: str = "vit_b", seed: int = 0, *, threads: int = 2, onnx_dir: Path | None = None) -> None:
+        super().__init__(model_type, seed)
+        import onnxruntime as ort
+        import torch
+        from segment_anything.utils.onnx import SamOnnxModel
+
+        class LowRes(torch.nn.Module):
+            def __init__(self, sam):  # type: ignore[no-untyped-def]
+                super().__init__()
+                self.m = SamOnnxModel(sam, return_single_mask=False)
+
+            def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input):  # type: ignore[no-untyped-def]
+                m = self.m
+                sparse = m._embed_points(point_coords, point_labels)
+                dense = m._embed_masks(mask_input, has_mask_input)
+                masks, scores = m.model.mask_decoder.predict_masks(
+                    image_embeddings=image_embeddings, image_pe=m.model.prompt_encoder.get_dense_pe(),
+                    sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense)
+                return scores, masks
+
+        onnx_dir = onnx_dir or Path(tempfile.mkdtemp(prefix="gazeseg-onnx-"))
+        path = onnx_dir / f"{self.model_id}-decoder-lowres.onnx"
+        if not path.exists():
+            dummy = (torch.randn(1, 256, 64, 64), torch.randint(0, 1024, (1, 5, 2), dtype=torch.float),
+                     torch.randint(0, 4, (1, 5), dtype=torch.float), torch.randn(1, 1, 256, 256), torch.tensor([0.0]))
+            torch.onnx.export(LowRes(self.sam), dummy, str(path), input_names=["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input"],
+                              output_names=["scores", "low_res_masks"], dynamic_axes={"point_coords": {1: "n"}, "point_labels": {1: "n"}},
+                              opset_version=17, do_constant_folding=True, dynamo=False)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads sleep, not spin
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._id = f"{self._id}"  # same encoder weights: embeddings are shared with the torch engine
+
+    def _run(self, embedding: Embedding, prompts: PromptSet, multimask: bool) -> tuple[np.ndarray, np.ndarray]:
+        pts = self.transform.apply_coords(prompts.points_xy, embedding.image_hw)
+        coords = np.concatenate([pts, [[0.0, 0.0]]])[None].astype(np.float32)  # SAM's padding point
+        labels = np.concatenate([prompts.labels, [-1]])[None].astype(np.float32)
+        has = prompts.mask_logits is not None
+        mask_in = (prompts.mask_logits if has else np.zeros((256, 256)))[None, None].astype(np.float32)
+        scores, low = self.session.run(None, {
+            "image_embeddings": embedding.payload["features"].astype(np.float32), "point_coords": coords,
+            "point_labels": labels, "mask_input": mask_in, "has_mask_input": np.array([float(has)], np.float32)})
+        pick = slice(1, None) if multimask else slice(0, 1)
+        return scores[0, pick], low[0, pick]
+
+    def predict_logits(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> tuple[np.ndarray, np.ndarray]:
+        check_prompts(prompts, embedding.image_hw)
+        return self._run(embedding, prompts, multimask)
+
+    def _predict(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> MaskPrediction:
+        from gazeseg.realtime.live import logits_to_preview
+
+        scores, low = self._run(embedding, prompts, multimask)
+        full = np.stack([logits_to_preview(lg, embedding.image_hw, embedding.image_hw) for lg in low])
+        return MaskPrediction(full, scores, low)
+
+
 def build_engines(names: list[str]) -> dict[str, Engine]:
     from gazeseg.engines.registry import available_engines, create_engine
 
@@ -115,6 +182,11 @@ def build_engines(names: list[str]) -> dict[str, Engine]:
                     except Exception:  # noqa: BLE001 - fall back to the local adapter
                         engine = None
             engines[name] = engine or SamBenchEngine("vit_b")
+        elif name == "sam-vit_b-onnx":
+            try:
+                engines[name] = SamOnnxBenchEngine("vit_b", threads=THREADS[0])
+            except Exception as error:  # noqa: BLE001 - report and go on without it
+                print(f"ONNX decoder export failed: {type(error).__name__}: {error}")
         elif name == "sam2.1-tiny":
             if "sam2" not in registered:
                 print("sam2 engine not available: skipped")
@@ -336,7 +408,7 @@ STAGE_COLS = ["gaze", "fixation", "prompt", "decode", "postprocess", "encode"]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=str(DEFAULT_IMAGE))
-    parser.add_argument("--engines", default="sam-vit_b,classic,sam2.1-tiny")
+    parser.add_argument("--engines", default="sam-vit_b,sam-vit_b-onnx,classic,sam2.1-tiny")
     parser.add_argument("--presets", default="tobii-pro-nano,tobii-pro-spectrum")
     parser.add_argument("--duration-s", type=float, default=8.0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (a laptop's 2 cores)")
@@ -347,6 +419,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    THREADS[0] = args.threads
     from gazeseg.io.images import load_image
 
     out = Path(args.out)
