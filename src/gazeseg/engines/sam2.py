@@ -1,0 +1,141 @@
+"""The ``sam2`` engine: the official SAM 2 / 2.1 package, image mode (``SAM2ImagePredictor``).
+
+The Hiera encoder runs once per image; its image embedding and the two high-resolution feature
+maps are stored as numpy (disk-cacheable), and the predictor's decoder answers prompts from them.
+The architecture is read off the checkpoint; hydra configs shipped inside the package build it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gazeseg.core.errors import InputError, MissingDependencyError
+from gazeseg.core.types import MaskPrediction, PromptSet
+from gazeseg.engines.base import Embedding, Engine, image_digest
+from gazeseg.engines.registry import register_engine
+
+
+@dataclass(frozen=True)
+class Sam2Arch:
+    config: str
+    trunk_width: int
+    blocks: int
+    overrides: tuple[str, ...] = ()
+
+
+ARCHS = {
+    "hiera_t": Sam2Arch("configs/sam2.1/sam2.1_hiera_t.yaml", 96, 12),
+    "hiera_s": Sam2Arch("configs/sam2.1/sam2.1_hiera_s.yaml", 96, 16),
+    "hiera_b+": Sam2Arch("configs/sam2.1/sam2.1_hiera_b+.yaml", 112, 24),
+    "hiera_l": Sam2Arch("configs/sam2.1/sam2.1_hiera_l.yaml", 144, 48),
+    # random-weight model for tests and plumbing only
+    "tiny": Sam2Arch("configs/sam2.1/sam2.1_hiera_t.yaml", 16, 5, (
+        "++model.image_encoder.trunk.embed_dim=16", "++model.image_encoder.trunk.stages=[1,1,2,1]",
+        "++model.image_encoder.trunk.global_att_blocks=[3]", "++model.image_encoder.neck.backbone_channel_list=[128,64,32,16]",
+        "++model.memory_attention.num_layers=1",
+    )),
+}
+
+
+def build_sam2_model(arch: str):  # noqa: ANN201
+    try:
+        from sam2.build_sam import build_sam2
+    except ImportError as error:
+        raise MissingDependencyError("sam2", "sam2", "the 'sam2' engine") from error
+    if arch not in ARCHS:
+        raise InputError(f"sam2 architecture: unknown '{arch}'; choose one of {', '.join(ARCHS)}")
+    a = ARCHS[arch]
+    return build_sam2(a.config, None, device="cpu", hydra_overrides_extra=list(a.overrides))
+
+
+def infer_arch(state: dict) -> str:
+    try:
+        width = int(state["image_encoder.trunk.patch_embed.proj.weight"].shape[0])
+    except KeyError:
+        raise InputError("sam2 checkpoint: no Hiera trunk weights; not a SAM 2 checkpoint") from None
+    blocks = 1 + max(int(k.split(".")[3]) for k in state if k.startswith("image_encoder.trunk.blocks."))
+    for name, a in ARCHS.items():
+        if (a.trunk_width, a.blocks) == (width, blocks):
+            return name
+    raise InputError(f"sam2 checkpoint: a Hiera with width {width} and {blocks} blocks is not a known SAM 2 architecture")
+
+
+def load_sam2(checkpoint: Path | str):  # noqa: ANN201
+    """The loader users use: a SAM 2 / 2.1 checkpoint file -> SAM2Base in eval mode (CPU)."""
+    from gazeseg.engines.torch_load import apply_state_dict, load_state_dict
+
+    path = Path(checkpoint)
+    state = load_state_dict(path, what="sam2")
+    model = build_sam2_model(infer_arch(state))
+    apply_state_dict(model, state, path=path, what="sam2")
+    return model.eval()
+
+
+class Sam2Engine(Engine):
+    name = "sam2"
+
+    def __init__(self, model, *, model_id: str, threads: int | None = None) -> None:  # noqa: ANN001
+        import torch
+        from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = model
+        self.predictor = SAM2ImagePredictor(model)
+        self._model_id = model_id
+        self._lock = threading.Lock()  # the official predictor keeps per-image state
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def _embed(self, image_rgb: np.ndarray) -> Embedding:
+        import torch
+
+        with self._lock, torch.inference_mode():
+            self.predictor.set_image(image_rgb)
+            f = self.predictor._features
+            payload = {
+                "image_embed": f["image_embed"][0].numpy().astype(np.float32),
+                "high_res_0": f["high_res_feats"][0][0].numpy().astype(np.float32),
+                "high_res_1": f["high_res_feats"][1][0].numpy().astype(np.float32),
+            }
+        h, w = image_rgb.shape[:2]
+        return Embedding(model_id=self.model_id, image_digest=image_digest(image_rgb), image_hw=(h, w), payload=payload)
+
+    def _predict(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> MaskPrediction:
+        import torch
+
+        p = embedding.payload
+        with self._lock, torch.inference_mode():
+            self.predictor._features = {
+                "image_embed": torch.as_tensor(p["image_embed"])[None],
+                "high_res_feats": [torch.as_tensor(p["high_res_0"])[None], torch.as_tensor(p["high_res_1"])[None]],
+            }
+            self.predictor._orig_hw = [tuple(embedding.image_hw)]
+            self.predictor._is_image_set = True
+            masks, scores, low_res = self.predictor.predict(
+                point_coords=prompts.points_xy if len(prompts.points_xy) else None,
+                point_labels=prompts.labels if len(prompts.points_xy) else None,
+                box=prompts.box_xyxy,
+                mask_input=None if prompts.mask_logits is None else np.asarray(prompts.mask_logits, np.float32)[None],
+                multimask_output=multimask,
+            )
+        return MaskPrediction(masks=masks.astype(bool), scores=scores.astype(np.float32), low_res_logits=low_res.astype(np.float32))
+
+
+@register_engine("sam2")
+def _create_sam2(checkpoint: Path | str | None = None, model: str = "sam2.1-hiera-tiny", threads: int | None = None, **_: object) -> Sam2Engine:
+    from gazeseg.engines.sam import file_fingerprint
+    from gazeseg.engines.weights import CHECKPOINTS, local_path
+
+    if checkpoint is None:
+        if model not in CHECKPOINTS or CHECKPOINTS[model].engine != "sam2":
+            raise InputError(f"sam2: unknown model '{model}'; choose one of {', '.join(n for n, c in CHECKPOINTS.items() if c.engine == 'sam2')}")
+        checkpoint = local_path(model)
+    path = Path(checkpoint)
+    return Sam2Engine(load_sam2(path), model_id=f"sam2-{path.stem}-{file_fingerprint(path)}", threads=threads)

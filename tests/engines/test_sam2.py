@@ -1,0 +1,45 @@
+"""The real SAM 2 code path (official package, hydra configs, SAM2ImagePredictor) with a tiny
+random Hiera saved in the official checkpoint layout and loaded through the users' loader."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sam2")
+pytest.importorskip("torch")
+
+from gazeseg.core.errors import InputError  # noqa: E402
+from gazeseg.core.types import PromptSet  # noqa: E402
+from gazeseg.engines.cache import EmbeddingCache  # noqa: E402
+from gazeseg.engines.registry import create_engine  # noqa: E402
+from gazeseg.io.images import load_image  # noqa: E402
+
+from tiny_models import save_tiny_sam, save_tiny_sam2  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return save_tiny_sam2(tmp_path_factory.mktemp("sam2") / "sam2_tiny_random.pt")
+
+
+def test_tiny_sam2_through_engine_and_cache(checkpoint, data_dir, tmp_path):
+    image = load_image(data_dir / "grabcut" / "data_GT" / "teddy.jpg")
+    engine = create_engine("sam2", checkpoint=checkpoint)
+    embedding = EmbeddingCache(disk_dir=tmp_path).get_or_embed(engine, image)
+    assert embedding.payload["image_embed"].shape == (256, 64, 64)
+    prompts = PromptSet(points_xy=np.array([[140.0, 200.0]]), labels=np.array([1]))
+    result = engine.predict(embedding, prompts)
+    assert result.masks.shape == (3, *image.shape[:2]) and result.low_res_logits.shape == (3, 256, 256)
+    reloaded = EmbeddingCache(disk_dir=tmp_path).get_or_embed(engine, image)
+    np.testing.assert_allclose(engine.predict(reloaded, prompts).low_res_logits, result.low_res_logits, atol=1e-5)
+    fed = engine.predict(embedding, PromptSet(prompts.points_xy, prompts.labels, mask_logits=result.low_res_logits[0] * 5), multimask=False)
+    assert fed.masks.shape == (1, *image.shape[:2])
+    boxed = engine.predict(embedding, PromptSet(box_xyxy=np.array([20.0, 30.0, 250.0, 380.0])), multimask=False)
+    assert boxed.masks.shape[0] == 1
+
+
+def test_wrong_family_is_explained(tmp_path):
+    sam_file = save_tiny_sam(tmp_path / "sam_tiny.pth")
+    with pytest.raises(InputError, match="not a SAM 2 checkpoint"):
+        create_engine("sam2", checkpoint=sam_file)
