@@ -153,7 +153,7 @@ def constants_table(constants: TimeConstants = TimeConstants()) -> dict[str, flo
     return asdict(constants)
 
 
-#: GazeSAM's user study (Wang et al. 2024, Table 2): whole-set times (s) and mIoU (%), for context.
+#: GazeSAM's user study (Wang et al. 2024, PMLR 226): whole-set times (s) and mIoU (%), for context.
 GAZESAM_REPORTED = {
     "grabcut": {"gaze_s": 125.0, "mouse_s": 232.0, "gaze_miou": 92.10, "mouse_miou": 92.31},
     "berkeley": {"gaze_s": 266.0, "mouse_s": 424.0, "gaze_miou": 85.56, "mouse_miou": 88.33},

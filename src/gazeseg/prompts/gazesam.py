@@ -1,5 +1,6 @@
-"""GazeSAM's prompt rules, kept faithful as baselines (Wang et al., 2024, "GazeSAM: Interactive
-Image Segmentation with Eye Gaze and Segment Anything Model", arXiv:2401.xxxx / PMLR GMML).
+"""GazeSAM's prompt rules, kept faithful as baselines (Wang, Aboah, Zhang, Pan & Bagci, "GazeSAM:
+Interactive Image Segmentation with Eye Gaze and Segment Anything Model", Gaze Meets ML workshop,
+PMLR 226:254-265, 2024; arXiv:2304.13844; code github.com/ukaukaaaa/GazeSAM).
 
 GazeSAM sends the latest gaze position as one positive point whenever the user presses the
 trigger, with no filtering; its "All Points" variant sends every gaze position of the trace.
