@@ -40,7 +40,13 @@ class AnnotationSession:
         self.store = store
         self.engine = engine
         self.catalog = Catalog(store)
-        self.cache = cache or EmbeddingCache()
+        if cache is None:
+            from gazeseg.engines.cache import default_cache_dir
+
+            # SAM embeddings take seconds: keep them on disk (shared with `gazeseg embed`); the
+            # classic engine's are cheaper to recompute than to store.
+            cache = EmbeddingCache(disk_dir=None if engine.name == "classic" else default_cache_dir())
+        self.cache = cache
         self.prefetch_ahead = prefetch_ahead
         self.progress = {"done": 0, "total": 0, "last": ""}
         self.prefetcher = Prefetcher(engine, self.cache, progress=self._on_progress)

@@ -1,0 +1,94 @@
+"""``gazeseg models list | download NAME | verify [NAME] | export-onnx NAME|--checkpoint PATH``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("models", help="list, download, verify and export SAM / SAM 2 checkpoints")
+    sub = p.add_subparsers(dest="action", required=True)
+    sub.add_parser("list", help="official checkpoints and whether they are on disk").set_defaults(func=run_list)
+    d = sub.add_parser("download", help="download an official checkpoint (needs internet)")
+    d.add_argument("name")
+    d.set_defaults(func=run_download)
+    v = sub.add_parser("verify", help="check files on disk against the published SHA-256")
+    v.add_argument("name", nargs="?")
+    v.add_argument("--checkpoint", type=Path, default=None, help="a file placed by hand")
+    v.set_defaults(func=run_verify)
+    e = sub.add_parser("export-onnx", help="export the SAM prompt decoder to ONNX (used automatically when present)")
+    e.add_argument("name", nargs="?")
+    e.add_argument("--checkpoint", type=Path, default=None)
+    e.add_argument("--out", type=Path, default=None, help="default: next to the checkpoint, *.decoder.onnx")
+    e.set_defaults(func=run_export)
+
+
+def run_list(_args: argparse.Namespace) -> int:
+    from gazeseg.engines.weights import CHECKPOINTS, local_path, weights_dir
+
+    print(f"weights folder: {weights_dir()}  (override with GAZESEG_WEIGHTS_DIR)")
+    for name, c in CHECKPOINTS.items():
+        path = local_path(name)
+        state = "present" if path.is_file() else "missing"
+        print(f"  {name:24s} {c.engine:5s} {state:8s} {c.url or c.note}")
+    return 0
+
+
+def run_download(args: argparse.Namespace) -> int:
+    from gazeseg.engines.weights import download
+
+    path = download(args.name)
+    print(f"{args.name}: {path}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from gazeseg.core.errors import InputError
+    from gazeseg.engines.weights import CHECKPOINTS, find_by_file, get_checkpoint, local_path, verify
+
+    if args.checkpoint is not None:
+        checkpoint = find_by_file(args.checkpoint)
+        if checkpoint is None:
+            from gazeseg.engines.weights import sha256_of
+
+            print(f"{args.checkpoint}: not an official file name; SHA-256 {sha256_of(args.checkpoint)}")
+            return 0
+        targets = [(checkpoint, args.checkpoint)]
+    elif args.name:
+        targets = [(get_checkpoint(args.name), local_path(args.name))]
+    else:
+        targets = [(c, local_path(n)) for n, c in CHECKPOINTS.items() if local_path(n).is_file()]
+        if not targets:
+            print("no checkpoints on disk; `gazeseg models download sam-vit-b` on a machine that is online")
+            return 0
+    bad = 0
+    for checkpoint, path in targets:
+        ok, detail = verify(path, checkpoint)
+        if ok is None:
+            print(f"{checkpoint.name}: {path}: SHA-256 {detail} (no published hash to compare with)")
+        elif ok:
+            print(f"{checkpoint.name}: {path}: OK")
+        else:
+            bad += 1
+            print(f"{checkpoint.name}: {path}: MISMATCH ({detail}); delete it and download again")
+    if bad:
+        raise InputError(f"{bad} checkpoint(s) failed verification")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from gazeseg.core.errors import InputError
+    from gazeseg.engines.onnx_decoder import export_sam_decoder
+    from gazeseg.engines.sam import load_sam
+    from gazeseg.engines.weights import get_checkpoint, local_path
+
+    if args.checkpoint is None and not args.name:
+        raise InputError("export-onnx: give a model NAME or --checkpoint PATH")
+    path = args.checkpoint or local_path(args.name)
+    if args.name and get_checkpoint(args.name).engine != "sam":
+        raise InputError("export-onnx: only SAM (v1) decoders are exported; SAM 2 decodes through PyTorch")
+    out = args.out or path.with_suffix(".decoder.onnx")
+    export_sam_decoder(load_sam(path), out)
+    print(f"exported the prompt decoder to {out}")
+    return 0
