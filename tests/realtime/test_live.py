@@ -80,6 +80,13 @@ def test_preview_is_low_res_and_accept_full_res(live, grabcut):
     assert set(preview.timings_ms) >= {"gaze", "fixation", "prompt", "decode", "postprocess"}
     full = live.accept()
     assert full.shape == gt.shape and full.dtype == bool
+    from gazeseg.realtime.encode import rle_to_mask
+
+    np.testing.assert_array_equal(rle_to_mask(live.encode(preview, "rle")), preview.mask)
+    assert live.encode(preview, "png")[:4] == b"\x89PNG"
+    total = live.record_delivery(preview)
+    assert total >= preview.latency_ms
+    assert {"encode", "delivery", "total"} <= set(live.timer.summary())
     import cv2
 
     small = cv2.resize(full.astype(np.uint8), preview.mask.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0

@@ -271,6 +271,27 @@ class LiveSegmenter:
             time.sleep(0.001)
         return False
 
+    def encode(self, preview: Preview, fmt: str = "png") -> bytes | dict[str, object]:
+        """The preview mask for the browser, ``png`` (bytes) or ``rle`` (dict), timed as the ``encode`` stage."""
+        from gazeseg.realtime.encode import mask_to_png, mask_to_rle
+
+        if fmt not in ("png", "rle"):
+            raise InputError(f"fmt: expected 'png' or 'rle', got {fmt!r}")
+        with self.timer.stage("encode"):
+            return mask_to_png(preview.mask) if fmt == "png" else mask_to_rle(preview.mask)
+
+    def record_delivery(self, preview: Preview, shown_s: float | None = None) -> float:
+        """The surface reports that ``preview`` is on screen (``time.perf_counter()``, default now).
+
+        Records the ``delivery`` stage (ready -> shown) and ``total`` (prompt formed -> shown), in ms;
+        returns the total.
+        """
+        shown = time.perf_counter() if shown_s is None else float(shown_s)
+        self.timer.record("delivery", (shown - preview.t_ready_s) * 1e3)
+        total = (shown - preview.t_trigger_s) * 1e3
+        self.timer.record("total", total)
+        return total
+
     def current_prompts(self) -> PromptSet | None:
         with self._lock:
             return self._prompts_locked()
