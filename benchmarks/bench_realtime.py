@@ -167,38 +167,34 @@ class SamOnnxBenchEngine(SamBenchEngine):
 
 
 def build_engines(names: list[str]) -> dict[str, Engine]:
-    from gazeseg.engines.registry import available_engines, create_engine
+    """Engineer B's ``sam``/``sam2`` engine classes around random-weight models when importable,
+    else the local adapters above; ``sam-vit_b-onnx`` is always the local low-res-only export."""
+    import torch
+
+    from gazeseg.engines.registry import create_engine
 
     engines: dict[str, Engine] = {}
-    registered = set(available_engines())
     for name in names:
-        if name == "sam-vit_b":
-            engine = None
-            if "sam" in registered:  # engineer B's engine, if it can build a random ViT-B
-                for options in ({"model_type": "vit_b", "checkpoint": None}, {"model": "vit_b", "random_weights": True}):
-                    try:
-                        engine = create_engine("sam", **options)
-                        break
-                    except Exception:  # noqa: BLE001 - fall back to the local adapter
-                        engine = None
-            engines[name] = engine or SamBenchEngine("vit_b")
-        elif name == "sam-vit_b-onnx":
-            try:
-                engines[name] = SamOnnxBenchEngine("vit_b", threads=THREADS[0])
-            except Exception as error:  # noqa: BLE001 - report and go on without it
-                print(f"ONNX decoder export failed: {type(error).__name__}: {error}")
-        elif name == "sam2.1-tiny":
-            if "sam2" not in registered:
-                print("sam2 engine not available: skipped")
-                continue
-            for options in ({"model_cfg": "sam2.1_hiera_t", "checkpoint": None}, {"model": "tiny"}):
+        try:
+            if name == "sam-vit_b":
                 try:
-                    engines[name] = create_engine("sam2", **options)
-                    break
-                except Exception as error:  # noqa: BLE001
-                    print(f"sam2 engine ({options}) failed: {error}")
-        else:
-            engines[name] = create_engine(name)
+                    from gazeseg.engines.sam import SamEngine, build_sam_model
+                except ImportError:
+                    engines[name] = SamBenchEngine("vit_b")
+                    continue
+                torch.manual_seed(0)
+                engines[name] = SamEngine(build_sam_model("vit_b"), model_id="sam-vit_b-random-seed0", threads=THREADS[0])
+            elif name == "sam-vit_b-onnx":
+                engines[name] = SamOnnxBenchEngine("vit_b", threads=THREADS[0])
+            elif name == "sam2.1-tiny":
+                from gazeseg.engines.sam2 import Sam2Engine, build_sam2_model
+
+                torch.manual_seed(0)
+                engines[name] = Sam2Engine(build_sam2_model("hiera_t"), model_id="sam2.1-hiera_t-random-seed0", threads=THREADS[0])
+            else:
+                engines[name] = create_engine(name)
+        except Exception as error:  # noqa: BLE001 - report and go on with the others
+            print(f"{name}: not available ({type(error).__name__}: {error}); skipped")
     return engines
 
 
