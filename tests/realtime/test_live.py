@@ -135,6 +135,14 @@ def test_generic_strategy_gazesam_point(counting_engine, grabcut):
         assert preview is not None and len(preview.prompts.points_xy) == 1
 
 
+def test_zoom_rescales_thresholds(live):
+    merge = live.merge_px
+    live.set_px_per_deg(58.0)
+    assert live.px_per_deg == 58.0 and live.merge_px == pytest.approx(2 * merge)
+    with pytest.raises(InputError, match="px_per_deg"):
+        live.set_px_per_deg(-1)
+
+
 def test_reset_forgets_prompts(live, grabcut):
     _, _, centre = grabcut
     live.add_click(centre, True)

@@ -202,9 +202,11 @@ class LiveSegmenter:
         if not (px_per_deg > 0 and np.isfinite(px_per_deg)):
             raise InputError(f"px_per_deg: expected a positive number, got {px_per_deg!r}")
         with self._lock:
+            self.merge_px = self.merge_px / self.px_per_deg * float(px_per_deg)
             self.px_per_deg = float(px_per_deg)
-            self.merge_px = self.merge_px / self.px_per_deg * px_per_deg
-            self._detector = self._make_detector()
+            if self._strategy is None:
+                self._detector = self._make_detector()
+                self._open_prompted = False
 
     # -- input --------------------------------------------------------------------------
     def push_gaze(self, samples: GazeSamples) -> None:
