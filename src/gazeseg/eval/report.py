@@ -41,20 +41,23 @@ def markdown(result: EvalResult, summary: dict[str, dict[str, float]], plots: di
         "",
         "## Accuracy and modelled time per method",
         "",
-        "| method | mIoU@1 | mIoU@3 | mIoU at stop | NoI@85 | NoI@90 | wrong object @1 | interactions | time/object (s) | whole set (s) | time vs mouse |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| method | mIoU@1 | mIoU@3 | mIoU at stop | NoI@85 | NoI@90 | wrong object @1 | interactions | time/object (s) | whole set (s) | time vs mouse | human part vs mouse |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for method, s in summary.items():
         ratio = f"{s['time_total_s'] / mouse['time_total_s']:.2f}" if mouse else "-"
+        human = f"{s['human_time_total_s'] / mouse['human_time_total_s']:.2f}" if mouse else "-"
         lines.append(
             f"| {method} | {_fmt(100 * s['miou@1'])} | {_fmt(100 * s['miou@3'])} | {_fmt(100 * s['miou@stop'])} | "
             f"{_fmt(s['noi@85'], 2)} | {_fmt(s['noi@90'], 2)} | {_fmt(100 * s['wrong_object@1'])}% | {_fmt(s['interactions'], 2)} | "
-            f"{_fmt(s['time_per_object_s'], 2)} | {_fmt(s['time_total_s'])} | {ratio} |"
+            f"{_fmt(s['time_per_object_s'], 2)} | {_fmt(s['time_total_s'])} | {ratio} | {human} |"
         )
     lines += [
         "",
         "mIoU@k: mean IoU (%) after the k-th look (gaze: @1 is after the first fixation) or click; "
-        "NoI@t: looks/clicks to reach IoU t (the maximum when never reached); wrong object: IoU < 0.1.",
+        "NoI@t: looks/clicks to reach IoU t (the maximum when never reached); wrong object: IoU < 0.1. "
+        "Time includes the engine's measured decode time on this machine; \"human part\" leaves it out "
+        "(machine-independent).",
         "",
         "## GazeSAM-style table (whole set)",
         "",
@@ -210,4 +213,31 @@ def write_report(result: EvalResult, out_dir: str | Path, *, examples: list[dict
         "gazesam_reported": GAZESAM_REPORTED, "rows": result.rows,
     }
     (out / "report.json").write_text(json.dumps(payload, indent=1))
+    return out / "report.md"
+
+
+def rerender(out_dir: str | Path) -> Path:
+    """Rewrite report.md and the plots of a finished run from its report.json (examples.png kept)."""
+    from gazeseg.eval.runner import EvalConfig
+
+    out = Path(out_dir)
+    data = json.loads((out / "report.json").read_text())
+    cfg = dict(data["config"])
+    cfg["dataset_dir"] = Path(cfg["dataset_dir"])
+    cfg["strategies"], cfg["presets"] = tuple(cfg["strategies"]), tuple(cfg["presets"])
+    result = EvalResult(EvalConfig(**cfg), data["dataset"], rows=data["rows"], engine_model_id=data["engine_model_id"])
+    summary = summaries(result)
+    plots = {"IoU vs interactions": "iou_curves.png", "IoU over modelled time": "iou_time.png", "modelled time per object": "time_per_object.png"}
+    plot_curves(result, out / plots["IoU vs interactions"])
+    plot_iou_over_time(result, out / plots["IoU over modelled time"])
+    plot_times(result, out / plots["modelled time per object"])
+    if (out / "examples.png").exists():
+        plots["examples (first look)"] = "examples.png"
+    text = markdown(result, summary, plots)
+    embed_line = next((line for line in (out / "report.md").read_text().splitlines() if line.startswith("Embedding:")), None)
+    if embed_line:
+        text = text.replace(next(line for line in text.splitlines() if line.startswith("Embedding:")), embed_line)
+    (out / "report.md").write_text(text)
+    data["summary"] = summary
+    (out / "report.json").write_text(json.dumps(data, indent=1))
     return out / "report.md"

@@ -161,6 +161,7 @@ def summarize_rows(rows: list[dict[str, Any]], max_looks: int) -> dict[str, floa
         "interactions": float(np.mean([r["n"] for r in rows])),
         "time_per_object_s": float(times.mean()),
         "time_total_s": float(times.sum()),
+        "human_time_total_s": float(sum(r["time"]["total_s"] - r["time"].get("engine", 0.0) for r in rows)),
     }
 
 
