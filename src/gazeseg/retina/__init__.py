@@ -1,0 +1,1 @@
+"""Retina mode (GlanceSeg): microaneurysms from a clinician's reading gaze, no clicks."""

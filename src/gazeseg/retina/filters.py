@@ -1,0 +1,78 @@
+"""Domain knowledge that removes false microaneurysms (GlanceSeg's filter, made explicit).
+
+Each rule is a plain threshold on a measured property, in units of the FOV size, so it carries
+to other cameras: MAs are 10-125 um (Early Treatment Diabetic Retinopathy Study) -> a size range;
+they are round; darker than the surrounding retina; never on a vessel; never in the optic disc.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FilterRules:
+    min_diameter_units: float = 4.0
+    """Smallest equivalent diameter, in FOV/1000 units (about 12 um on a 45 deg camera)."""
+    max_diameter_units: float = 28.0
+    min_roundness: float = 0.45
+    """4*pi*area/perimeter^2 of the mask (1 = disc)."""
+    min_contrast: float = 4.0
+    """Green-channel darkness against a surrounding ring, in grey levels of the CLAHE image."""
+    max_vessel_overlap: float = 0.35
+    disc_margin: float = 1.3
+
+
+@dataclass
+class Candidate:
+    x: float
+    y: float
+    """Centre, full-resolution image px."""
+    mask: np.ndarray
+    """Bool mask of the crop ``box`` (y0, x0, y1, x1) at full resolution."""
+    box: tuple[int, int, int, int]
+    saliency: float
+    engine_score: float
+    features: dict[str, float] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    score: float = 0.0
+
+    @property
+    def kept(self) -> bool:
+        return not self.reasons
+
+
+def measure(candidate: Candidate, green_full_crop: np.ndarray, vessel_crop: np.ndarray, unit_full: float) -> dict[str, float]:
+    """Size, roundness, contrast and vessel overlap of a candidate mask (full-res crop)."""
+    m = candidate.mask.astype(np.uint8)
+    area = float(m.sum())
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    perimeter = float(sum(cv2.arcLength(c, True) for c in contours)) or 1.0
+    ring = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))).astype(bool) & ~m.astype(bool)
+    inside = float(green_full_crop[m.astype(bool)].mean()) if area else 0.0
+    outside = float(np.median(green_full_crop[ring])) if ring.any() else inside
+    return {
+        "diameter_units": float(2 * np.sqrt(area / np.pi) / unit_full) if area else 0.0,
+        "roundness": float(min(1.0, 4 * np.pi * area / perimeter**2)) if area else 0.0,
+        "contrast": outside - inside,
+        "vessel_overlap": float(vessel_crop[m.astype(bool)].mean()) if area else 0.0,
+    }
+
+
+def apply_rules(candidate: Candidate, rules: FilterRules, in_disc: bool) -> list[str]:
+    f = candidate.features
+    reasons = []
+    if not rules.min_diameter_units <= f["diameter_units"] <= rules.max_diameter_units:
+        reasons.append("size")
+    if f["roundness"] < rules.min_roundness:
+        reasons.append("shape")
+    if f["contrast"] < rules.min_contrast:
+        reasons.append("contrast")
+    if f["vessel_overlap"] > rules.max_vessel_overlap:
+        reasons.append("vessel")
+    if in_disc:
+        reasons.append("optic disc")
+    return reasons
