@@ -125,7 +125,10 @@ class SamEngine(Engine):
         )
 
     def _prompt_arrays(self, embedding: Embedding, prompts: PromptSet) -> tuple:
-        hw = embedding.image_hw
+        return self._prompt_arrays_for(prompts, embedding.image_hw)
+
+    def _prompt_arrays_for(self, prompts: PromptSet, hw: tuple[int, int]) -> tuple:
+        """Points and box in the encoder's 1024 frame (ResizeLongestSide), as the decoder expects."""
         coords = self.transform.apply_coords(prompts.points_xy.astype(np.float64), hw) if len(prompts.points_xy) else None
         box = self.transform.apply_boxes(prompts.box_xyxy[None].astype(np.float64), hw) if prompts.box_xyxy is not None else None
         return coords, box
