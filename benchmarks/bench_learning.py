@@ -1,0 +1,184 @@
+"""Learning curves: the model improves as annotations accumulate (issue 9).
+
+    python benchmarks/bench_learning.py [--idrid ../shared/data/idrid] [--natural ../shared/data/grabcut]
+
+Retina: a simulated clinician confirms or rejects the candidates of the first N IDRiD images
+(ground truth decides); the lesion learner trains on those decisions; on the held-out images we
+report lesion-level precision at the sensitivity the hand-set filter reaches (equal sensitivity).
+Classic engine: the candidate selector learns from the first N accepted objects of a natural-image
+folder; mIoU after one look on the held-out objects, versus the hand-set choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from gazeseg.core.types import PromptSet
+from gazeseg.engines.registry import create_engine
+from gazeseg.eval.clicks import interior_point
+from gazeseg.eval.datasets import load_dataset
+from gazeseg.eval.metrics import iou
+from gazeseg.io.images import load_image
+from gazeseg.learn.lesion_learner import LesionLearner, feature_vector
+from gazeseg.learn.selector import CandidateSelector, candidate_features
+from gazeseg.retina.filters import apply_rules
+from gazeseg.retina.pipeline import RetinaPipeline
+from gazeseg.retina.preprocess import prepare
+from gazeseg.retina.reading import simulate_reading
+
+
+def retina_candidates(folder: Path, max_candidates: int) -> list[dict]:
+    engine = create_engine("classic")
+    pipe = RetinaPipeline(engine, mode="saliency", max_candidates=max_candidates)
+    out = []
+    for index, path in enumerate(tqdm(sorted((folder / "images").glob("*.jpg")), desc="IDRiD candidates", unit="img")):
+        image = load_image(path)
+        gt = cv2.imread(str(folder / "masks_MA" / f"{path.stem}_MA.png"), 0) > 127
+        view = prepare(image)
+        reading = simulate_reading(image.shape[:2], view.fov, gt, rng=index)
+        result = pipe.run(image, reading.fixations, px_per_deg=reading.px_per_deg, view=view)
+        from scipy import ndimage as ndi
+
+        labels, n = ndi.label(gt)
+        rows = []
+        for c in result.candidates:
+            y0, x0, y1, x1 = c.box
+            hit_labels = np.unique(labels[y0:y1, x0:x1][c.mask])
+            hit_labels = hit_labels[hit_labels > 0]
+            rule_ok = not apply_rules(c, pipe.rules, bool(c.features.get("in_disc", 0)))
+            rows.append((feature_vector(c), int(hit_labels[0]) if len(hit_labels) else 0, rule_ok))
+        out.append({"image": path.stem, "lesions": n, "rows": rows})
+    return out
+
+
+def precision_at_sensitivity(images: list[dict], scores: list[np.ndarray], target: float) -> tuple[float, float]:
+    """Best precision over thresholds whose lesion sensitivity reaches ``target``."""
+    all_scores = np.unique(np.concatenate(scores))[::-1]
+    total = sum(img["lesions"] for img in images)
+    best = (0.0, 0.0)
+    for t in all_scores:
+        found, kept, hits = 0, 0, 0
+        for img, s in zip(images, scores):
+            chosen = [row for row, v in zip(img["rows"], s) if v >= t]
+            kept += len(chosen)
+            hits += sum(1 for r in chosen if r[1])
+            found += len({r[1] for r in chosen if r[1]})
+        sens = found / max(1, total)
+        if sens >= target and kept:
+            best = max(best, (hits / kept, sens))
+    return best
+
+
+def retina_curve(images: list[dict], n_test: int) -> dict:
+    test, pool = images[-n_test:], images[:-n_test]
+    # Hand-set rules: kept = passes every rule; its sensitivity is the operating point to match.
+    total = sum(img["lesions"] for img in test)
+    kept_rows = [r for img in test for r in img["rows"] if r[2]]
+    rule_found = sum(len({r[1] for r in img["rows"] if r[2] and r[1]}) for img in test)
+    rule_sens = rule_found / max(1, total)
+    rule_precision = float(np.mean([bool(r[1]) for r in kept_rows])) if kept_rows else 0.0
+    curve = [{"annotated_images": 0, "precision": rule_precision, "sensitivity": rule_sens}]
+    for n in range(1, len(pool) + 1):
+        X = np.array([r[0] for img in pool[:n] for r in img["rows"]])  # noqa: N806
+        y = np.array([int(bool(r[1])) for img in pool[:n] for r in img["rows"]])
+        if len(set(y.tolist())) < 2:
+            continue
+        learner = LesionLearner().fit(X, y)
+        scores = [learner.score(np.array([r[0] for r in img["rows"]])) if img["rows"] else np.zeros(0) for img in test]
+        precision, sens = precision_at_sensitivity(test, scores, rule_sens)
+        curve.append({"annotated_images": n, "precision": precision, "sensitivity": sens, "decisions": int(len(y))})
+    return {"test_images": [img["image"] for img in test], "curve": curve}
+
+
+def classic_curve(folder: Path, n_test: int, steps: list[int]) -> dict:
+    engine = create_engine("classic")
+    objects = list(load_dataset(folder))
+    rows = []
+    for obj in tqdm(objects, desc=f"{folder.name} first looks", unit="obj"):
+        gt, ignore = obj.load()
+        embedding = engine.embed(obj.load_image())
+        x, y = interior_point(gt, ignore)
+        pred = engine.predict(embedding, PromptSet(points_xy=np.array([[x, y]]), labels=np.array([1])))
+        rows.append((candidate_features(pred.masks, pred.scores), np.array([iou(m, gt, ignore) for m in pred.masks]), pred.best_index))
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(rows))
+    test = [rows[i] for i in order[:n_test]]
+    pool = [rows[i] for i in order[n_test:]]
+    hand = float(np.mean([r[1][r[2]] for r in test]))
+    oracle = float(np.mean([r[1].max() for r in test]))
+    curve = [{"annotated_objects": 0, "miou_first_look": hand}]
+    for n in steps:
+        if n > len(pool):
+            break
+        selector = CandidateSelector().fit([r[0] for r in pool[:n]], [r[1] for r in pool[:n]])
+        curve.append({"annotated_objects": n, "miou_first_look": float(np.mean([r[1][selector.choose(r[0])] for r in test]))})
+    return {"folder": folder.name, "test_objects": n_test, "oracle": oracle, "curve": curve}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--idrid", type=Path, default=Path("../shared/data/idrid"))
+    parser.add_argument("--natural", type=Path, action="append", default=None)
+    parser.add_argument("--max-candidates", type=int, default=60)
+    parser.add_argument("--out", type=Path, default=Path("results/bench_learning"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    naturals = args.natural or [Path("../shared/data/grabcut"), Path("../shared/data/davis")]
+    report = {"classic": [classic_curve(f, n_test=20 if "grabcut" in f.name else 40, steps=[2, 5, 10, 20, 30, 50, 75]) for f in naturals]}
+    images = retina_candidates(args.idrid, args.max_candidates)
+    report["retina"] = retina_curve(images, n_test=4)
+    (args.out / "report.json").write_text(json.dumps(report, indent=2))
+    _plot(report, args.out / "learning_curves.png")
+    md = _markdown(report)
+    (args.out / "report.md").write_text(md)
+    print(md)
+
+
+def _plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
+    r = report["retina"]["curve"]
+    axes[0].plot([p["annotated_images"] for p in r], [p["precision"] for p in r], marker="o")
+    axes[0].set_xlabel("annotated fundus images")
+    axes[0].set_ylabel("lesion precision at equal sensitivity")
+    axes[0].set_title("retina: learned filter")
+    for c in report["classic"]:
+        axes[1].plot([p["annotated_objects"] for p in c["curve"]], [p["miou_first_look"] for p in c["curve"]], marker="o", label=c["folder"])
+        axes[1].axhline(c["oracle"], ls="--", lw=0.8, color="grey")
+    axes[1].set_xlabel("accepted objects")
+    axes[1].set_ylabel("mIoU after one look (held out)")
+    axes[1].set_title("classic engine: learned candidate choice")
+    axes[1].legend()
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _markdown(report: dict) -> str:
+    lines = ["# Learning from annotations", "", "## Retina: lesion precision at equal sensitivity (held-out IDRiD images "
+             + ", ".join(report["retina"]["test_images"]) + ")", "", "| annotated images | decisions | precision | sensitivity |", "|---|---|---|---|"]
+    for p in report["retina"]["curve"]:
+        lines.append(f"| {p['annotated_images']} {'(hand-set rules)' if p['annotated_images'] == 0 else ''} | {p.get('decisions', '-')} | {p['precision']:.3f} | {p['sensitivity']:.3f} |")
+    for c in report["classic"]:
+        lines += ["", f"## Classic engine on {c['folder']}: mIoU after one look, {c['test_objects']} held-out objects (oracle choice {c['oracle']:.3f})", "",
+                  "| accepted objects | mIoU@1 |", "|---|---|"]
+        for p in c["curve"]:
+            lines.append(f"| {p['annotated_objects']} {'(hand-set choice)' if p['annotated_objects'] == 0 else ''} | {p['miou_first_look']:.3f} |")
+    lines += ["", "![learning curves](learning_curves.png)"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
