@@ -188,7 +188,7 @@ def finetune_sam(
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                step_losses.append(float(loss))
+                step_losses.append(float(loss.detach()))
         model.eval()
         row = {"epoch": epoch, "step_loss": float(np.mean(step_losses))}
         row.update({"train_" + k: v for k, v in _evaluate(engine, train, train_eval_prompts, cfg.focal_weight).items()})
