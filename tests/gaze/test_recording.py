@@ -85,3 +85,18 @@ def test_parser_never_crashes_on_garbage(tmp_path_factory, text):
         read_gaze_csv(path)
     except InputError:
         pass
+
+
+def test_gaze_cli_simulate_info_fixations(tmp_path, data_dir, capsys):
+    from gazeseg.cli import main
+
+    image = data_dir / "grabcut" / "data_GT" / "teddy.jpg"
+    rec = tmp_path / "rec.csv"
+    assert main(["gaze", "simulate", str(image), "--look", "100,100", "--look", "200,300", "--out", str(rec)]) == 0
+    assert main(["gaze", "info", str(rec)]) == 0
+    assert "60 Hz" in capsys.readouterr().out
+    out = tmp_path / "fix.csv"
+    assert main(["gaze", "fixations", str(rec), "--out", str(out)]) == 0
+    rows = out.read_text().strip().splitlines()
+    assert rows[0].startswith("start_s") and len(rows) >= 2
+    assert main(["gaze", "info", str(tmp_path / "missing.csv")]) == 1
