@@ -147,3 +147,28 @@ def test_sample_images_by_default(tmp_path, monkeypatch):
         names = [i["name"] for i in client.get("/api/items").json()]
         assert names == ["astronaut.png", "coffee.png", "chelsea.png", "rocket.png"]
         assert load_image(client.app.state.project_path.parent / "samples" / "coffee.png").shape == (400, 600, 3)
+
+
+def test_retina_mode_candidates_from_recorded_reading(tmp_path, data_dir):
+    import cv2
+
+    from gazeseg.retina.preprocess import prepare
+    from gazeseg.retina.reading import simulate_reading
+
+    path = data_dir / "idrid" / "images" / "IDRiD_05.jpg"
+    gt = cv2.imread(str(data_dir / "idrid" / "masks_MA" / "IDRiD_05_MA.png"), 0) > 127
+    with _client(tmp_path, [path]) as client:
+        item = client.get("/api/items").json()[0]
+        r = client.post("/api/retina/run", json={"item": item["id"]})
+        assert r.status_code == 400 and "read it" in r.json()["error"]
+        image = load_image(path)
+        reading = simulate_reading(image.shape[:2], prepare(image).fov, gt, rng=0)
+        store = client.app.state.session.store
+        store.add_fixations(item["id"], 0, reading.fixations)
+        candidates = client.post("/api/retina/run", json={"item": item["id"], "max_candidates": 12}).json()["candidates"]
+        assert candidates
+        assert client.post("/api/retina/decide", json={"item": item["id"], "i": candidates[0]["i"], "confirm": True}).json()["mask"]
+        client.post("/api/retina/decide", json={"item": item["id"], "i": candidates[-1]["i"], "confirm": False})
+        kinds = [e.kind for e in store.events()]
+        assert "retina_confirm" in kinds and "retina_reject" in kinds
+        assert store.masks()[0].source == "retina"

@@ -247,6 +247,10 @@ def build_app(settings: AppSettings) -> FastAPI:
         app.state.gaze_sources[name] = source
         return {"running": list(app.state.gaze_sources)}
 
+    from gazeseg.app.retina_routes import build_router
+
+    app.include_router(build_router(session))
+
     # -- live ------------------------------------------------------------------------------
     @app.websocket("/ws")
     async def live(ws: WebSocket) -> None:

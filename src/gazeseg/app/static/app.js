@@ -63,6 +63,10 @@ function draw() {
       ctx.beginPath(); ctx.arc(x, y, 4 / S.view.scale, 0, 7); ctx.fill();
     }
   }
+  if (S.lesions) {
+    ctx.lineWidth = 2 / S.view.scale;
+    for (const c of S.lesions) { ctx.strokeStyle = "#ffdc00"; ctx.beginPath(); ctx.arc(c.x, c.y, c.r, 0, 7); ctx.stroke(); }
+  }
   if ($("trace").checked && S.trace.length > 1) {
     ctx.strokeStyle = "rgba(255,220,0,0.5)"; ctx.lineWidth = 1.5 / S.view.scale; ctx.beginPath();
     S.trace.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y))); ctx.stroke();
@@ -107,7 +111,7 @@ async function openItem(id, slice, window) {
   if (!it) return;
   if (it.kind === "broken") { showMessage(`${it.name}: ${it.error}`); return; }
   S.item = it; S.slice = slice ?? (it.kind === "volume" ? Math.floor(it.depth / 2) : 0); S.window = window ?? S.window;
-  S.preview = null; S.trace = []; S.openedAt = performance.now(); S.firstMaskShown = false;
+  S.preview = null; S.trace = []; S.lesions = null; S.openedAt = performance.now(); S.firstMaskShown = false;
   $("volumebox").hidden = it.kind !== "volume";
   if (it.kind === "volume") { $("slice").max = it.depth - 1; $("slice").value = S.slice; $("sliceinfo").textContent = `${S.slice + 1}/${it.depth}`; }
   status(`opening ${it.name}…`);
@@ -274,6 +278,8 @@ document.addEventListener("keydown", (e) => {
   else if (k === "-") zoom(0.8);
   else if (k === "0") { fit(); draw(); }
   else if (k === "c") carry(1);
+  else if (k === "y") decideLesion(true);
+  else if (k === "x") decideLesion(false);
 });
 
 async function carry(dz) {
@@ -285,6 +291,26 @@ async function openItemView() {
   S.img = await loadImage(`/api/items/${S.item.id}/image.png?${q}&t=${Date.now()}`);
   $("slice").value = S.slice; $("sliceinfo").textContent = `${S.slice + 1}/${S.item.depth}`;
   fit(); await refreshOverlay();
+}
+
+// ---- retina mode: candidates from the reading, confirmed or rejected by gaze + key -------------
+async function findLesions() {
+  if (!S.item) return;
+  status("finding lesion candidates in what you read…");
+  try {
+    const r = await api("/api/retina/run", { item: S.item.id });
+    S.lesions = r.candidates; draw();
+    status(`${r.candidates.length} candidates: look at one, y confirms, x rejects`);
+  } catch (e) { status(""); }
+}
+async function decideLesion(confirm) {
+  if (!S.lesions || !S.lesions.length || !S.cursor) return;
+  let best = null, bestD = Infinity;
+  for (const c of S.lesions) { const d = Math.hypot(c.x - S.cursor[0], c.y - S.cursor[1]); if (d < bestD) { best = c; bestD = d; } }
+  if (!best || bestD > 60 / S.view.scale + best.r) return;
+  await api("/api/retina/decide", { item: S.item.id, i: best.i, confirm });
+  S.lesions = S.lesions.filter((c) => c !== best);
+  if (confirm) await refreshOverlay(); else draw();
 }
 
 // ---- gaze sources ----------------------------------------------------------------------------
@@ -355,7 +381,7 @@ function stopCalibration() { $("calib").hidden = true; S.calibrating = false; }
 // ---- wiring --------------------------------------------------------------------------------
 $("accept").onclick = accept; $("reject").onclick = reject; $("undo").onclick = undo; $("redo").onclick = redo;
 $("prev").onclick = () => step(-1); $("next").onclick = () => step(1); $("export").onclick = exportAll;
-$("carry").onclick = () => carry(1); $("calibrate").onclick = calibrate;
+$("carry").onclick = () => carry(1); $("calibrate").onclick = calibrate; $("retina").onclick = findLesions;
 $("source").onchange = (e) => setSource(e.target.value);
 $("trace").onchange = draw;
 $("slice").oninput = (e) => gotoSlice(+e.target.value);
