@@ -1,0 +1,148 @@
+"""Learning curve of the weight-free engine + SAM fine-tune step speed.
+
+Simulated users accept masks (ground truth stands in) on the first n images of a shuffled folder;
+a ``RefinedEngine(classic, PixelRefiner)`` learns from them; the click protocol (mIoU@1, NoC@90)
+runs on held-out images that no n ever sees. Then, with random weights (plumbing and speed only),
+the time of one SAM decoder fine-tune step on CPU (the decoder is the same for ViT-B/L/H).
+
+    python benchmarks/bench_learning_refine.py --data ../shared/data/grabcut --ns 0 5 10 20 --heldout 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from gazeseg.engines.registry import create_engine
+from gazeseg.eval.clicks import miou_curve, run_click_protocol, summarize
+from gazeseg.eval.datasets import load_dataset
+from gazeseg.learn.refine import PixelRefiner, RefinedEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def learning_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: int) -> dict:
+    objects = load_dataset(data)
+    order = np.random.default_rng(seed).permutation(len(objects))
+    test = [objects[i] for i in order[-heldout:]]
+    pool = [objects[i] for i in order[: len(objects) - heldout]]
+    if max(ns) > len(pool):
+        raise SystemExit(f"--ns: at most {len(pool)} training images with --heldout {heldout}")
+    engine = RefinedEngine(create_engine("classic"), PixelRefiner())
+    test_items = []
+    for obj in tqdm(test, desc="embed held-out"):
+        gt, ignore = obj.load()
+        test_items.append((obj.name, engine.embed(obj.load_image()), gt, ignore))
+    rows, curves, learned = [], {}, 0
+    for n in sorted(ns):
+        start = time.perf_counter()
+        for obj in tqdm(pool[learned:n], desc=f"learn up to n={n}", leave=False):
+            gt, ignore = obj.load()
+            engine.learn(obj.load_image(), gt, ignore=ignore, fit=False)
+        learned = n
+        engine.refiner.fit()
+        learn_s = time.perf_counter() - start
+        traces = [run_click_protocol(engine, emb, gt, ignore, max_clicks=max_clicks)
+                  for _, emb, gt, ignore in tqdm(test_items, desc=f"clicks n={n}", leave=False)]
+        summary = summarize(traces, max_clicks)
+        summary.update(n=n, fitted=engine.refiner.is_fitted, learn_seconds=learn_s)
+        rows.append(summary)
+        curves[n] = miou_curve(traces, max_clicks).tolist()
+        print(f"n={n:3d}  mIoU@1 {summary['miou@1']:.3f}  mIoU@5 {summary['miou@5']:.3f}  NoC@90 {summary['noc@90']:.2f}  "
+              f"failures {summary['failures@90']}  {summary['seconds_per_click']:.2f} s/click  learn {learn_s:.0f} s")
+    return {"data": str(data), "heldout": [t[0] for t in test_items], "max_clicks": max_clicks, "rows": rows, "curves": curves}
+
+
+def sam_step_speed(steps: int) -> dict:
+    import torch
+
+    from gazeseg.engines.sam import SamEngine, build_sam_model
+    from gazeseg.learn.data import TrainingSample, resample_prompts
+    from gazeseg.learn.sam_finetune import _losses, _Prepared
+
+    torch.manual_seed(0)
+    engine = SamEngine(build_sam_model("tiny"), model_id="sam-speed")
+    mask = np.zeros((768, 1024), bool)
+    mask[200:500, 300:700] = True
+    sample = TrainingSample(prompts=resample_prompts(mask, np.random.default_rng(0)), mask=mask, image=np.zeros((8, 8, 3), np.uint8))
+    emb = type("E", (), {"image_hw": (768, 1024)})()
+    item = _Prepared(sample, torch.randn(256, 64, 64).numpy(), (768, 1024), emb)
+    params = [*engine.model.prompt_encoder.parameters(), *engine.model.mask_decoder.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=1e-4)
+    rng = np.random.default_rng(0)
+    times = []
+    for i in range(steps + 2):
+        prompts = resample_prompts(mask, rng)
+        start = time.perf_counter()
+        loss, _ = _losses(engine, item, prompts, 20.0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if i >= 2:  # warm-up
+            times.append(time.perf_counter() - start)
+    n_params = sum(p.numel() for p in params)
+    out = {"steps": steps, "threads": torch.get_num_threads(), "trainable_params": n_params,
+           "step_ms_median": 1000 * float(np.median(times)), "step_ms_p90": 1000 * float(np.percentile(times, 90))}
+    print(f"SAM decoder fine-tune step: {out['step_ms_median']:.0f} ms median ({n_params / 1e6:.2f} M trainable, {out['threads']} threads)")
+    return out
+
+
+def write_report(result: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "learning.json").write_text(json.dumps(result, indent=2))
+    lines = ["# Learning from accepted masks: weight-free engine", "",
+             f"Data: `{Path(result['curve']['data']).name}`, {len(result['curve']['heldout'])} held-out objects, "
+             f"click protocol up to {result['curve']['max_clicks']} clicks.", "",
+             "| n accepted | mIoU@1 | mIoU@5 | NoC@90 | failures@90 | s/click | learn s |", "|---|---|---|---|---|---|---|"]
+    for r in result["curve"]["rows"]:
+        lines.append(f"| {r['n']} | {r['miou@1']:.3f} | {r['miou@5']:.3f} | {r['noc@90']:.2f} | {r['failures@90']} | "
+                     f"{r['seconds_per_click']:.2f} | {r['learn_seconds']:.0f} |")
+    if result.get("sam"):
+        s = result["sam"]
+        lines += ["", f"SAM decoder fine-tune step (random weights, CPU, {s['threads']} threads): "
+                  f"{s['step_ms_median']:.0f} ms median, {s['step_ms_p90']:.0f} ms p90, {s['trainable_params'] / 1e6:.2f} M trainable parameters."]
+    lines += ["", "![learning curve](learning_curve.png)"]
+    (out / "learning.md").write_text("\n".join(lines) + "\n")
+    rows = result["curve"]["rows"]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    ns = [r["n"] for r in rows]
+    axes[0].plot(ns, [r["miou@1"] for r in rows], "o-", label="mIoU@1")
+    axes[0].plot(ns, [r["miou@5"] for r in rows], "s-", label="mIoU@5")
+    axes[0].set_xlabel("accepted masks learned from (n)")
+    axes[0].set_ylabel("mIoU on held-out")
+    axes[0].legend()
+    axes[1].plot(ns, [r["noc@90"] for r in rows], "o-", color="C3")
+    axes[1].set_xlabel("accepted masks learned from (n)")
+    axes[1].set_ylabel("NoC@90 (lower is better)")
+    fig.tight_layout()
+    fig.savefig(out / "learning_curve.png", dpi=90)
+    print(f"report: {out / 'learning.md'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "grabcut")
+    parser.add_argument("--ns", type=int, nargs="+", default=[0, 5, 10, 20])
+    parser.add_argument("--heldout", type=int, default=12)
+    parser.add_argument("--max-clicks", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sam-steps", type=int, default=10, help="0 skips the SAM speed part")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "learning")
+    args = parser.parse_args()
+    result = {"curve": learning_curve(args.data, args.ns, args.heldout, args.max_clicks, args.seed)}
+    result["sam"] = sam_step_speed(args.sam_steps) if args.sam_steps else None
+    write_report(result, args.out)
+
+
+if __name__ == "__main__":
+    main()
