@@ -123,13 +123,19 @@ class PixelRefiner:
             return
         clf = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1, max_leaf_nodes=31,
                                              l2_regularization=1.0, random_state=self.seed)
-        clf.fit(np.concatenate(self._x), y)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # OpenMP spinning on a shared CPU costs more than it gains here
+            clf.fit(np.concatenate(self._x), y)
         self.classifier = clf
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         if self.classifier is None:
             raise InputError("refiner: not trained yet; call learn() on some accepted masks first")
-        return self.classifier.predict_proba(features)[:, 1]
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            return self.classifier.predict_proba(features)[:, 1]
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
