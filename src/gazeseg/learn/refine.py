@@ -89,6 +89,10 @@ class PixelRefiner:
     pixels_per_view: int = 2500
     seed: int = 0
     min_views: int = 3
+    margin: float = 0.25
+    """Pixels are changed only where the classifier is at least this far from 0.5."""
+    use: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if n not in ("L", "a", "b"))
+    """Relative features only: absolute colours of a few images do not carry over to new ones."""
     _x: list[np.ndarray] = field(default_factory=list, repr=False)
     _y: list[np.ndarray] = field(default_factory=list, repr=False)
     classifier: object | None = field(default=None, repr=False)
@@ -126,7 +130,7 @@ class PixelRefiner:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):  # OpenMP spinning on a shared CPU costs more than it gains here
-            clf.fit(np.concatenate(self._x), y)
+            clf.fit(self._select(np.concatenate(self._x)), y)
         self.classifier = clf
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
@@ -135,7 +139,10 @@ class PixelRefiner:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):
-            return self.classifier.predict_proba(features)[:, 1]
+            return self.classifier.predict_proba(self._select(features))[:, 1]
+
+    def _select(self, features: np.ndarray) -> np.ndarray:
+        return features[:, [FEATURE_NAMES.index(n) for n in self.use]]
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -196,7 +203,9 @@ class RefinedEngine(Engine):
         # width are changed: the engine's full-resolution outline is kept everywhere else.
         base_mask = base.masks[base.best_index]
         base_grid = cv2.resize(base_mask.astype(np.float32), (gw, gh), interpolation=cv2.INTER_AREA) > 0.5
-        flip = ndi.binary_opening((prob > 0.5) != base_grid, structure=np.ones((3, 3), bool))
+        m = self.refiner.margin
+        flip = ((prob > 0.5 + m) & ~base_grid) | ((prob < 0.5 - m) & base_grid)
+        flip = ndi.binary_opening(flip, structure=np.ones((3, 3), bool))
         if not flip.any():
             return base
         flip_full = cv2.resize(flip.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
