@@ -22,6 +22,15 @@ def _check(px_per_deg: float, min_duration_s: float) -> None:
         raise InputError(f"min_duration_s: expected >= 0 seconds, got {min_duration_s!r}")
 
 
+def _push_block(detector: OnlineIDT | OnlineIVT, samples: GazeSamples) -> list[Fixation]:
+    out = []
+    for t, (x, y), ok in zip(samples.t_s.tolist(), samples.xy.tolist(), samples.valid.tolist()):
+        done = detector.push_one(t, x, y, ok)
+        if done is not None:
+            out.append(done)
+    return out
+
+
 class OnlineIDT:
     """Dispersion-threshold identification (Salvucci & Goldberg 2000), one sample at a time.
 
@@ -90,12 +99,7 @@ class OnlineIDT:
 
     def push(self, samples: GazeSamples) -> list[Fixation]:
         """Fixations completed by these samples."""
-        out = []
-        for t, (x, y), ok in zip(samples.t_s.tolist(), samples.xy.tolist(), samples.valid.tolist()):
-            done = self.push_one(t, x, y, ok)
-            if done is not None:
-                out.append(done)
-        return out
+        return _push_block(self, samples)
 
     @property
     def current(self) -> Fixation | None:
@@ -152,12 +156,8 @@ class OnlineIVT:
         return done
 
     def push(self, samples: GazeSamples) -> list[Fixation]:
-        out = []
-        for t, (x, y), ok in zip(samples.t_s.tolist(), samples.xy.tolist(), samples.valid.tolist()):
-            done = self.push_one(t, x, y, ok)
-            if done is not None:
-                out.append(done)
-        return out
+        """Fixations completed by these samples."""
+        return _push_block(self, samples)
 
     @property
     def current(self) -> Fixation | None:
