@@ -15,9 +15,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class FilterRules:
-    min_diameter_units: float = 4.0
-    """Smallest equivalent diameter, in FOV/1000 units (about 12 um on a 45 deg camera)."""
-    max_diameter_units: float = 28.0
+    min_diameter_units: float = 2.5
+    """Smallest equivalent diameter in FOV/1000 units; one unit is about 12 um (a 45 deg field is ~12 mm)."""
+    max_diameter_units: float = 12.0
+    """MAs are at most ~125 um across (ETDRS), about 10 units; a little slack for the mask's edge."""
     min_roundness: float = 0.45
     """4*pi*area/perimeter^2 of the mask (1 = disc)."""
     min_contrast: float = 4.0
