@@ -39,6 +39,18 @@ def _image_to_page(page, x, y):
     )
 
 
+def _until(condition, timeout_s=15.0):
+    """Poll a server-side condition (the page acts asynchronously; the machine may be loaded)."""
+    import time
+
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
 def _dwell(page, px, py, ms=500):
     """Move the mouse there like a saccade, then rest (the page keeps streaming the rest as gaze)."""
     page.mouse.move(px, py, steps=8)
@@ -65,15 +77,12 @@ def test_look_accept_undo_redo_export_reload(browser, tmp_path, data_dir, live_s
         page.keyboard.press("Space")
         page.wait_for_function("window.gazeseg.preview === null", timeout=15000)
         store = app.state.session.store
-        page.wait_for_timeout(300)
-        assert len(store.masks()) == 1
+        assert _until(lambda: len(store.masks()) == 1)
         assert iou(store.decode(store.masks()[0]), gt, ignore) > 0.6
         page.keyboard.press("u")
-        page.wait_for_timeout(500)
-        assert len(store.masks()) == 0
+        assert _until(lambda: len(store.masks()) == 0)
         page.keyboard.press("r")
-        page.wait_for_timeout(500)
-        assert len(store.masks()) == 1
+        assert _until(lambda: len(store.masks()) == 1)
         page.click("#export")
         page.wait_for_function("document.getElementById('message').textContent.startsWith('exported')", timeout=15000)
         exported = np.asarray(Image.open(tmp_path / "exports" / "teddy_labels.png")) > 0  # label map: class index per pixel
@@ -103,6 +112,6 @@ def test_volume_slices_in_browser(browser, tmp_path, data_dir, live_server):
         assert page.is_visible("#volumebox")
         page.mouse.move(600, 400)
         page.keyboard.press("ArrowDown")
-        page.wait_for_function(f"window.gazeseg.slice === {start + 1}", timeout=10000)
-        assert app.state.session.current.slice_index == start + 1
+        page.wait_for_function(f"window.gazeseg.slice === {start + 1}", timeout=15000)
+        assert _until(lambda: app.state.session.current.slice_index == start + 1)
         page.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import re
@@ -48,7 +49,14 @@ def build_app(settings: AppSettings) -> FastAPI:
     export_dir = project_path.parent / "exports"
     upload_dir = project_path.parent / "uploads"
 
-    app = FastAPI(title="gazeseg", docs_url=None, redoc_url=None)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):  # noqa: ANN202 - stop trackers and workers on shutdown
+        yield
+        for source in _app.state.gaze_sources.values():
+            source.stop()
+        session.close()
+
+    app = FastAPI(title="gazeseg", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.session = session
     app.state.settings = settings
     app.state.project_path = project_path
@@ -315,12 +323,6 @@ def build_app(settings: AppSettings) -> FastAPI:
             if listener in session.listeners:
                 session.listeners.remove(listener)
             session.flush_gaze()
-
-    @app.on_event("shutdown")
-    def shutdown() -> None:
-        for source in app.state.gaze_sources.values():
-            source.stop()
-        session.close()
 
     return app
 
