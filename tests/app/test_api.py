@@ -172,3 +172,32 @@ def test_retina_mode_candidates_from_recorded_reading(tmp_path, data_dir):
         kinds = [e.kind for e in store.events()]
         assert "retina_confirm" in kinds and "retina_reject" in kinds
         assert store.masks()[0].source == "retina"
+
+
+def test_carry_to_next_slice_with_sam2_video_predictor(tmp_path, data_dir):
+    pytest.importorskip("sam2")
+    import sys
+    from pathlib import Path
+
+    import nibabel as nib
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engines"))
+    from tiny_models import save_tiny_sam2
+
+    flair = data_dir / "brats" / "brats_2013_pat0001_1" / "Flair_subtrMeanDivStd.nii.gz"
+    tumour = np.asarray(nib.load(str(data_dir / "brats" / "brats_2013_pat0001_1" / "OTMultiClass.nii.gz")).dataobj) > 0
+    z = int(np.argmax(tumour.sum(axis=(0, 1))))
+    checkpoint = save_tiny_sam2(tmp_path / "sam2_tiny.pt")
+    settings = AppSettings(paths=[flair], project=tmp_path / "p.sqlite", engine="sam2", checkpoint=checkpoint, prefetch_ahead=0)
+    with TestClient(create_app(settings)) as client:
+        item = client.get("/api/items").json()[0]
+        client.post("/api/open", json={"item": item["id"], "slice": z})
+        store = client.app.state.session.store
+        store.accept_mask(item["id"], z, 1, tumour[:, :, z].T)
+        state = client.post("/api/carry", json={"dz": 1}).json()
+        assert state["current"]["slice"] == z + 1
+        carried = [m for m in store.masks(item["id"]) if m.slice_index == z + 1]
+        # Random weights may carry nothing; when they do, it is stored on the next slice as a carry.
+        assert all(m.source == "carry-sam2-video" for m in carried)
+        assert [e.kind for e in store.events()].count("open") >= 2
+        assert client.app.state.session.engine._video is not None  # the video predictor did the carry

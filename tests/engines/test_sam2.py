@@ -43,3 +43,19 @@ def test_wrong_family_is_explained(tmp_path):
     sam_file = save_tiny_sam(tmp_path / "sam_tiny.pth")
     with pytest.raises(InputError, match="not a SAM 2 checkpoint"):
         create_engine("sam2", checkpoint=sam_file)
+
+
+def test_video_predictor_carries_a_mask_to_the_next_slices(checkpoint, data_dir):
+    """SAM 2's video predictor on BraTS slices (random weights: plumbing, not quality)."""
+    import nibabel as nib
+
+    from gazeseg.io.volumes import load_volume, window_to_uint8
+
+    volume = load_volume(data_dir / "brats" / "brats_2013_pat0001_1" / "Flair_subtrMeanDivStd.nii.gz")
+    truth = np.asarray(nib.load(str(data_dir / "brats" / "brats_2013_pat0001_1" / "OTMultiClass.nii.gz")).dataobj) > 0
+    z = int(np.argmax(truth.sum(axis=(0, 1))))
+    frames = [np.repeat(window_to_uint8(volume.slice(k), modality=volume.modality)[..., None], 3, axis=2) for k in (z, z + 1, z + 2)]
+    engine = create_engine("sam2", checkpoint=checkpoint)
+    masks = engine.propagate(frames, truth[:, :, z].T)
+    assert len(masks) == 3 and all(m.shape == frames[0].shape[:2] and m.dtype == bool for m in masks)
+    np.testing.assert_array_equal(masks[0], truth[:, :, z].T)

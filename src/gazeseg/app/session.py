@@ -193,13 +193,27 @@ class AnnotationSession:
         self.store.log("reject", current.item_id, current.slice_index)
 
     def carry(self, dz: int) -> Current:
-        """Open the neighbouring slice and prompt it from the last mask accepted on this one."""
+        """Open the neighbouring slice and carry the last mask accepted on this one to it.
+
+        With SAM 2 loaded its video predictor propagates the mask (memory attention over the
+        slices) and the result is stored at once (undo removes it); otherwise the neighbour is
+        prompted from the mask's interior point and the preview waits for accept.
+        """
         current = self._require()
         masks = self.store.masks(current.item_id, current.slice_index)
         if not masks:
             raise InputError("carry: accept a mask on this slice first")
-        previous = self.store.decode(masks[-1])
-        opened = self.open(current.item_id, current.slice_index + dz, current.window)
+        row = masks[-1]
+        previous = self.store.decode(row)
+        target = current.slice_index + dz
+        if hasattr(self.engine, "propagate"):
+            frames = [self.catalog.rgb(current.item_id, z, current.window) for z in (current.slice_index, target)]
+            carried = self.engine.propagate(frames, previous)[1]
+            opened = self.open(current.item_id, target, current.window)
+            if carried.any():
+                self.store.accept_mask(current.item_id, target, row.label_id, carried, prompts={"carried_from": current.slice_index}, source="carry-sam2-video")
+            return opened
+        opened = self.open(current.item_id, target, current.window)
         from gazeseg.eval.clicks import interior_point
 
         point = interior_point(previous)

@@ -78,7 +78,7 @@ def load_sam2(checkpoint: Path | str):  # noqa: ANN201
 class Sam2Engine(Engine):
     name = "sam2"
 
-    def __init__(self, model, *, model_id: str, threads: int | None = None) -> None:  # noqa: ANN001
+    def __init__(self, model, *, model_id: str, threads: int | None = None, arch: str | None = None) -> None:  # noqa: ANN001
         import torch
         from sam2.sam2_image_predictor import SAM2ImagePredictor
 
@@ -88,6 +88,35 @@ class Sam2Engine(Engine):
         self.predictor = SAM2ImagePredictor(model)
         self._model_id = model_id
         self._lock = threading.Lock()  # the official predictor keeps per-image state
+        self.arch = arch
+        self._video = None
+
+    def propagate(self, frames_rgb: list[np.ndarray], mask: np.ndarray) -> list[np.ndarray]:
+        """Carry ``mask`` (on ``frames_rgb[0]``) through the following frames with SAM 2's video
+        predictor (memory attention over the earlier frames): neighbouring slices of a volume."""
+        import tempfile
+
+        import cv2
+        import torch
+        from sam2.build_sam import build_sam2_video_predictor
+
+        if self.arch is None:
+            raise InputError("sam2 propagate: the engine was built without a known architecture")
+        if self._video is None:
+            a = ARCHS[self.arch]
+            video = build_sam2_video_predictor(a.config, None, device="cpu", hydra_overrides_extra=list(a.overrides))
+            video.load_state_dict(self.model.state_dict())
+            self._video = video.eval()
+        with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
+            for i, frame in enumerate(frames_rgb):  # the official loader reads a folder of JPEG frames
+                cv2.imwrite(f"{folder}/{i:05d}.jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+            state = self._video.init_state(video_path=folder, offload_video_to_cpu=True)
+            self._video.add_new_mask(state, frame_idx=0, obj_id=1, mask=np.asarray(mask, bool))
+            out = [np.asarray(mask, bool)] + [np.zeros(frames_rgb[0].shape[:2], bool) for _ in frames_rgb[1:]]
+            for index, _ids, logits in self._video.propagate_in_video(state, start_frame_idx=0):
+                if index > 0:
+                    out[index] = (logits[0, 0] > 0).numpy()
+        return out
 
     @property
     def model_id(self) -> str:
@@ -138,4 +167,7 @@ def _create_sam2(checkpoint: Path | str | None = None, model: str = "sam2.1-hier
             raise InputError(f"sam2: unknown model '{model}'; choose one of {', '.join(n for n, c in CHECKPOINTS.items() if c.engine == 'sam2')}")
         checkpoint = local_path(model)
     path = Path(checkpoint)
-    return Sam2Engine(load_sam2(path), model_id=f"sam2-{path.stem}-{file_fingerprint(path)}", threads=threads)
+    from gazeseg.engines.torch_load import load_state_dict
+
+    arch = infer_arch(load_state_dict(path, what="sam2"))
+    return Sam2Engine(load_sam2(path), model_id=f"sam2-{path.stem}-{file_fingerprint(path)}", threads=threads, arch=arch)
