@@ -43,8 +43,8 @@ def _fixations(args: argparse.Namespace, image_hw: tuple[int, int], view):  # no
         return reading.fixations, reading.px_per_deg
     if args.gaze is None:
         raise InputError("retina: give --gaze RECORDING (or --simulate-reading MA_MASK for a demo)")
-    head = args.gaze.read_text(errors="replace")[:200].lower()
-    if "duration" in head.splitlines()[0] if head else False:
+    first_line = args.gaze.read_text(errors="replace")[:200].lower().split("\n", 1)[0]
+    if "duration" in first_line:  # a fixation list rather than raw samples
         return read_fixation_csv(args.gaze), ppd
     samples = load_recording(args.gaze)
     return idt(to_image_px(samples, geometry, viewport), px_per_deg=ppd), ppd
