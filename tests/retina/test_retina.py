@@ -105,3 +105,13 @@ def test_cli_with_simulated_reading(tmp_path, data_dir):
     for name in ("lesions.png", "scores.png", "lesions.csv", "overlay.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert main(["retina", str(image), "--out", str(tmp_path)]) == 1
+
+
+def test_cli_reads_a_fixation_list(tmp_path, data_dir):
+    from gazeseg.cli import main
+
+    fixations = tmp_path / "fixations.csv"
+    fixations.write_text("x,y,duration\n1000,1000,300\n1500,1200,400\n2000,1400,500\n2200,1000,300\n")
+    image = data_dir / "idrid" / "images" / "IDRiD_05.jpg"
+    assert main(["retina", str(image), "--gaze", str(fixations), "--max-candidates", "5", "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "lesions.csv").read_text().startswith("x,y,area_px,score")
