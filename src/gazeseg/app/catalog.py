@@ -112,10 +112,9 @@ class Catalog:
 
     def rgb(self, item_id: int, slice_index: int = 0, window: str | None = None) -> np.ndarray:
         """The RGB uint8 picture of an image or of one slice of a volume (what the engine sees)."""
-        from gazeseg.io.volumes import Volume, window_to_uint8
+        from gazeseg.io.volumes import Volume
 
         data = self._load(item_id)
         if isinstance(data, Volume):
-            gray = window_to_uint8(data.slice(slice_index), modality=data.modality, preset=window)
-            return np.repeat(gray[..., None], 3, axis=2)
+            return data.slice_rgb(slice_index, window)
         return to_rgb_uint8(data)  # type: ignore[arg-type]

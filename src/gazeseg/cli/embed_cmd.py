@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from gazeseg.engines.cache import EmbeddingCache
     from gazeseg.engines.select import engine_from_args
     from gazeseg.io.images import load_image, to_rgb_uint8
-    from gazeseg.io.volumes import load_volume, window_to_uint8
+    from gazeseg.io.volumes import load_volume
 
     engine = engine_from_args(args.engine, args.checkpoint)
     from gazeseg.engines.cache import default_cache_dir
@@ -32,21 +32,15 @@ def run(args: argparse.Namespace) -> int:
     for path in discover(list(args.paths)):
         if is_volume_path(path):
             volume = load_volume(path)
-            jobs += [(f"{path.name}#{z}", lambda v=volume, z=z: _slice_rgb(v, z, args.window, window_to_uint8)) for z in range(volume.depth)]
+            jobs += [(f"{path.name}#{z}", lambda v=volume, z=z: v.slice_rgb(z, args.window)) for z in range(volume.depth)]
         else:
             jobs.append((path.name, lambda p=path: to_rgb_uint8(load_image(p))))
     hits = 0
     for _name, load in tqdm(jobs, desc=f"embedding ({engine.name})", unit="img"):
         image = load()
-        before = cache.disk_hits
+        before = cache.hits + cache.disk_hits
         cache.get_or_embed(engine, image)
-        hits += int(cache.disk_hits > before)
+        hits += int(cache.hits + cache.disk_hits > before)  # identical slices hit the memory cache
     print(f"{len(jobs)} images embedded with {engine.model_id} ({hits} were already cached)")
     return 0
 
-
-def _slice_rgb(volume, z: int, window, to_u8):  # noqa: ANN001, ANN202
-    import numpy as np
-
-    gray = to_u8(volume.slice(z), modality=volume.modality, preset=window)
-    return np.repeat(gray[..., None], 3, axis=2)

@@ -50,6 +50,11 @@ class Volume:
             raise InputError(f"slice: expected 0 <= z < {self.depth}, got {z}")
         return np.ascontiguousarray(self.data[:, :, z].T)
 
+    def slice_rgb(self, z: int, window: str | None = None) -> np.ndarray:
+        """Slice ``z`` windowed for display, as the RGB uint8 picture engines and the page see."""
+        gray = window_to_uint8(self.slice(z), modality=self.modality, preset=window)
+        return np.repeat(gray[..., None], 3, axis=2)
+
 
 def _is_nifti(path: Path) -> bool:
     return path.name.lower().endswith((".nii", ".nii.gz"))
