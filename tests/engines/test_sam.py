@@ -54,7 +54,55 @@ def test_embedding_cache_round_trip(checkpoint, image, tmp_path):
     np.testing.assert_array_equal(engine.predict(first, prompts).low_res_logits, engine.predict(again, prompts).low_res_logits)
 
 
-def test_onnx_decoder_matches_pytorch(checkpoint, image, tmp_path):
+PROMPTS = {
+    "point": PromptSet(points_xy=np.array([[140.0, 200.0]]), labels=np.array([1])),
+    "points": PromptSet(points_xy=np.array([[140.0, 200.0], [20.0, 20.0], [200.0, 300.0]]), labels=np.array([1, 0, 1])),
+    "box": PromptSet(box_xyxy=np.array([20.0, 30.0, 250.0, 380.0])),
+    "box+point": PromptSet(points_xy=np.array([[140.0, 200.0]]), labels=np.array([0]), box_xyxy=np.array([20.0, 30.0, 250.0, 380.0])),
+}
+
+
+def official_decoder(engine, embedding, prompts, multimask):
+    """The untouched segment-anything prompt encoder + MaskDecoder, as SamPredictor runs them."""
+    import torch
+
+    coords, box = engine._prompt_arrays(embedding, prompts)
+    model = engine.model
+    with torch.inference_mode():
+        points = None if coords is None else (torch.as_tensor(coords, dtype=torch.float32)[None], torch.as_tensor(prompts.labels)[None])
+        boxes = None if box is None else torch.as_tensor(box, dtype=torch.float32)
+        masks = None if prompts.mask_logits is None else torch.as_tensor(prompts.mask_logits, dtype=torch.float32)[None, None]
+        sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=masks)
+        low_res, iou = model.mask_decoder(image_embeddings=torch.as_tensor(embedding.payload["features"])[None],
+                                          image_pe=model.prompt_encoder.get_dense_pe(), sparse_prompt_embeddings=sparse,
+                                          dense_prompt_embeddings=dense, multimask_output=multimask)
+    return iou[0].numpy(), low_res[0].numpy()
+
+
+def assert_same_decoding(engine, embedding, prompts, multimask, atol):
+    want_iou, want = official_decoder(engine, embedding, prompts, multimask)
+    iou, got = engine.predict_logits(embedding, prompts, multimask=multimask)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, atol=atol * np.abs(want).max())
+    np.testing.assert_allclose(iou, want_iou, atol=1e-4)
+    assert np.mean((got > 0) == (want > 0)) > 0.999
+
+
+def test_fast_decoder_equals_the_official_mask_decoder(checkpoint, image):
+    """The re-associated decoder is the same function as SAM's, for every kind of prompt."""
+    engine = create_engine("sam", checkpoint=checkpoint)
+    assert engine.onnx is None  # PyTorch fast path
+    embedding = engine.embed(image)
+    for name, prompts in PROMPTS.items():
+        for multimask in (True, False):
+            assert_same_decoding(engine, embedding, prompts, multimask, atol=1e-5)
+    _, previous = engine.predict_logits(embedding, PROMPTS["point"], multimask=False)
+    with_mask = PromptSet(PROMPTS["points"].points_xy, PROMPTS["points"].labels, mask_logits=previous[0] * 5)
+    assert_same_decoding(engine, embedding, with_mask, False, atol=1e-5)
+
+
+@pytest.mark.parametrize("graph", ["fast", "official"])
+def test_onnx_decoder_matches_pytorch(checkpoint, image, tmp_path, graph):
     pytest.importorskip("onnxruntime")
     import shutil
 
@@ -64,19 +112,32 @@ def test_onnx_decoder_matches_pytorch(checkpoint, image, tmp_path):
     ckpt = tmp_path / checkpoint.name
     shutil.copy(checkpoint, ckpt)
     torch_engine = create_engine("sam", checkpoint=ckpt)
-    export_sam_decoder(load_sam(ckpt), ckpt.with_suffix(".decoder.onnx"))
+    export_sam_decoder(load_sam(ckpt), ckpt.with_suffix(".decoder.onnx"), graph=graph)
     onnx_engine = create_engine("sam", checkpoint=ckpt)  # picks the exported decoder up
-    assert onnx_engine.onnx is not None and torch_engine.onnx is None
+    assert onnx_engine.onnx is not None and onnx_engine.onnx.graph == graph and torch_engine.onnx is None
     embedding = torch_engine.embed(image)
-    for prompts in (
-        PromptSet(points_xy=np.array([[140.0, 200.0]]), labels=np.array([1])),
-        PromptSet(points_xy=np.array([[140.0, 200.0], [20.0, 20.0]]), labels=np.array([1, 0])),
-    ):
+    for prompts in PROMPTS.values():
+        assert_same_decoding(onnx_engine, embedding, prompts, True, atol=1e-3)
         a = torch_engine.predict(embedding, prompts)
         b = onnx_engine.predict(embedding, prompts)
-        np.testing.assert_allclose(a.low_res_logits, b.low_res_logits, atol=1e-3, rtol=1e-3)
         np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
         assert np.mean(a.masks == b.masks) > 0.999
+    _, previous = onnx_engine.predict_logits(embedding, PROMPTS["point"], multimask=False)
+    assert_same_decoding(onnx_engine, embedding, PromptSet(PROMPTS["point"].points_xy, PROMPTS["point"].labels, mask_logits=previous[0] * 5), False, atol=1e-3)
+
+
+def test_a_foreign_onnx_file_is_refused(checkpoint, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    import shutil
+
+    ckpt = tmp_path / checkpoint.name
+    shutil.copy(checkpoint, ckpt)
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g",
+                                   [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+    onnx.save(onnx.helper.make_model(graph), str(ckpt.with_suffix(".decoder.onnx")))
+    with pytest.raises(InputError, match="not a SAM prompt decoder"):
+        create_engine("sam", checkpoint=ckpt)
 
 
 def test_bad_checkpoints_are_explained(tmp_path, checkpoint):

@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("name", nargs="?")
     e.add_argument("--checkpoint", type=Path, default=None)
     e.add_argument("--out", type=Path, default=None, help="default: next to the checkpoint, *.decoder.onnx")
+    e.add_argument("--graph", choices=["fast", "official"], default="fast",
+                   help="fast: re-associated low-res decoder (default); official: segment-anything's SamOnnxModel")
     e.set_defaults(func=run_export)
 
 
@@ -89,6 +91,6 @@ def run_export(args: argparse.Namespace) -> int:
     if args.name and get_checkpoint(args.name).engine != "sam":
         raise InputError("export-onnx: only SAM (v1) decoders are exported; SAM 2 decodes through PyTorch")
     out = args.out or path.with_suffix(".decoder.onnx")
-    export_sam_decoder(load_sam(path), out)
-    print(f"exported the prompt decoder to {out}")
+    export_sam_decoder(load_sam(path), out, graph=args.graph)
+    print(f"exported the prompt decoder ({args.graph} graph) to {out}")
     return 0

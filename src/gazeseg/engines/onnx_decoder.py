@@ -1,7 +1,10 @@
 """SAM's prompt decoder on ONNX Runtime: the cheap step without PyTorch's per-call overhead.
 
-Export uses the official ``segment_anything.utils.onnx.SamOnnxModel``; the runtime feeds it the
-same arrays ``SamPredictor``'s ONNX example does (a padding point labelled -1 when no box).
+Two graphs can sit next to a checkpoint as ``*.decoder.onnx``:
+- ``fast`` (what ``gazeseg models export-onnx`` writes): ``FastSamPromptDecoder``, the decoder
+  re-associated for CPU latency, low-resolution logits only, image embedding channels-last;
+- ``official``: ``segment_anything.utils.onnx.SamOnnxModel``, for files exported elsewhere.
+Both take the prompt arrays of SAM's ONNX example (``prompt_feeds``).
 """
 
 from __future__ import annotations
@@ -12,28 +15,62 @@ import numpy as np
 
 from gazeseg.core.errors import InputError, MissingDependencyError
 
+GRAPHS = ("fast", "official")
 
-def export_sam_decoder(model, path: Path, *, opset: int = 17) -> Path:  # noqa: ANN001
+
+def prompt_feeds(coords: np.ndarray | None, labels: np.ndarray, box: np.ndarray | None,
+                 mask_logits: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Points/box (1024 frame) as SAM's ONNX example feeds them: the box as two corner points
+    labelled 2 and 3, else a padding point labelled -1 (what ``PromptEncoder`` adds itself)."""
+    points = [np.zeros((0, 2))] if coords is None else [np.asarray(coords, float).reshape(-1, 2)]
+    point_labels = [np.zeros(0)] if coords is None else [np.asarray(labels, float).reshape(-1)]
+    if box is not None:
+        points.append(np.asarray(box, float).reshape(2, 2))
+        point_labels.append(np.array([2.0, 3.0]))
+    else:
+        points.append(np.zeros((1, 2)))
+        point_labels.append(np.array([-1.0]))
+    has_mask = mask_logits is not None
+    return {
+        "point_coords": np.concatenate(points)[None].astype(np.float32),
+        "point_labels": np.concatenate(point_labels)[None].astype(np.float32),
+        "mask_input": (np.asarray(mask_logits, np.float32)[None, None] if has_mask else np.zeros((1, 1, 256, 256), np.float32)),
+        "has_mask_input": np.array([1.0 if has_mask else 0.0], np.float32),
+    }
+
+
+def export_sam_decoder(model, path: Path, *, graph: str = "fast", opset: int = 17) -> Path:  # noqa: ANN001
+    """Write the prompt decoder of a SAM model to ``path`` (atomically)."""
     import torch
-    from segment_anything.utils.onnx import SamOnnxModel
 
-    onnx_model = SamOnnxModel(model, return_single_mask=False)
+    if graph not in GRAPHS:
+        raise InputError(f"export-onnx: unknown graph '{graph}'; choose one of {', '.join(GRAPHS)}")
     embed_dim = model.prompt_encoder.embed_dim
     side = model.prompt_encoder.image_embedding_size
-    dummy = {
-        "image_embeddings": torch.randn(1, embed_dim, *side, dtype=torch.float),
+    prompts = {
         "point_coords": torch.randint(low=0, high=1024, size=(1, 5, 2), dtype=torch.float),
         "point_labels": torch.randint(low=0, high=4, size=(1, 5), dtype=torch.float),
         "mask_input": torch.randn(1, 1, 4 * side[0], 4 * side[1], dtype=torch.float),
         "has_mask_input": torch.tensor([1], dtype=torch.float),
-        "orig_im_size": torch.tensor([1500, 2250], dtype=torch.float),
     }
+    if graph == "fast":
+        from gazeseg.engines.sam_fast_decoder import FastSamPromptDecoder
+
+        module = FastSamPromptDecoder(model)
+        dummy = {"image_tokens": torch.randn(side[0] * side[1], embed_dim), **prompts}
+        outputs = ["iou_predictions", "low_res_masks"]
+    else:
+        from segment_anything.utils.onnx import SamOnnxModel
+
+        module = SamOnnxModel(model, return_single_mask=False)
+        dummy = {"image_embeddings": torch.randn(1, embed_dim, *side), **prompts, "orig_im_size": torch.tensor([1500, 2250], dtype=torch.float)}
+        outputs = ["masks", "iou_predictions", "low_res_masks"]
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     with torch.no_grad():
         torch.onnx.export(
-            onnx_model, tuple(dummy.values()), str(tmp), export_params=True, verbose=False, opset_version=opset,
-            do_constant_folding=True, input_names=list(dummy), output_names=["masks", "iou_predictions", "low_res_masks"],
+            module, tuple(dummy.values()), str(tmp), export_params=True, verbose=False, opset_version=opset,
+            do_constant_folding=True, input_names=list(dummy), output_names=outputs,
             dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}, dynamo=False,
         )
     tmp.replace(path)
@@ -41,6 +78,8 @@ def export_sam_decoder(model, path: Path, *, opset: int = 17) -> Path:  # noqa: 
 
 
 class OnnxSamDecoder:
+    """Runs either graph; ``run`` returns every mask token's (IoU (M,), logits (M, 256, 256))."""
+
     def __init__(self, path: Path, *, threads: int | None = None) -> None:
         try:
             import onnxruntime as ort
@@ -54,22 +93,21 @@ class OnnxSamDecoder:
         except Exception as error:
             raise InputError(f"onnx decoder: {path} is not a readable ONNX model ({error}); export it again with `gazeseg models export-onnx`") from None
         self.path = Path(path)
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        if "image_tokens" in self.inputs:
+            self.graph = "fast"
+        elif "image_embeddings" in self.inputs:
+            self.graph = "official"
+        else:
+            raise InputError(f"onnx decoder: {path} has inputs {sorted(self.inputs)}, not a SAM prompt decoder; export it again with `gazeseg models export-onnx`")
 
-    def run(self, features: np.ndarray, coords: np.ndarray | None, labels: np.ndarray, mask_logits: np.ndarray | None,
-            *, multimask: bool) -> tuple[np.ndarray, np.ndarray]:
-        """(scores (K,), low-res logits (K, 256, 256)); points only (boxes go through PyTorch)."""
-        if coords is None:
-            coords = np.zeros((0, 2))
-            labels = np.zeros(0)
-        pts = np.concatenate([coords, [[0.0, 0.0]]])[None].astype(np.float32)
-        lab = np.concatenate([labels, [-1]])[None].astype(np.float32)
-        mask = np.zeros((1, 1, 256, 256), np.float32) if mask_logits is None else np.asarray(mask_logits, np.float32)[None, None]
-        feeds = {
-            "image_embeddings": np.asarray(features, np.float32)[None],
-            "point_coords": pts, "point_labels": lab, "mask_input": mask,
-            "has_mask_input": np.array([0.0 if mask_logits is None else 1.0], np.float32),
-            "orig_im_size": np.array([256, 256], np.float32),
-        }
-        _, scores, low_res = self.session.run(None, feeds)
-        pick = slice(1, None) if multimask else slice(0, 1)
-        return scores[0, pick].astype(np.float32), low_res[0, pick].astype(np.float32)
+    def run(self, features: np.ndarray, tokens: np.ndarray, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``features`` (C, H, W) and the same channels-last ``tokens`` (H*W, C); ``feeds`` from ``prompt_feeds``."""
+        feeds = {k: v for k, v in feeds.items() if k in self.inputs}
+        if self.graph == "fast":
+            iou, low_res = self.session.run(["iou_predictions", "low_res_masks"], {"image_tokens": tokens, **feeds})
+        else:
+            size = np.array([4 * features.shape[1], 4 * features.shape[2]], np.float32)
+            iou, low_res = self.session.run(["iou_predictions", "low_res_masks"], {
+                "image_embeddings": np.asarray(features, np.float32)[None], **feeds, "orig_im_size": size})
+        return iou[0].astype(np.float32), low_res[0].astype(np.float32)

@@ -105,7 +105,11 @@ class SamEngine(Engine):
         if onnx_decoder is not None and Path(onnx_decoder).is_file():
             from gazeseg.engines.onnx_decoder import OnnxSamDecoder
 
-            self.onnx = OnnxSamDecoder(onnx_decoder)
+            self.onnx = OnnxSamDecoder(onnx_decoder, threads=threads)
+        from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
+
+        self.prompt_decoder = self.onnx or TorchFastDecoder(model)
+        self._tokens_memo: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def model_id(self) -> str:
@@ -134,25 +138,28 @@ class SamEngine(Engine):
         return coords, box
 
     def predict_logits(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> tuple[np.ndarray, np.ndarray]:
-        """(scores (K,), low-res logits (K, 256, 256)) without upsampling: the live preview path."""
-        coords, box = self._prompt_arrays(embedding, prompts)
-        if self.onnx is not None and box is None:
-            return self.onnx.run(embedding.payload["features"], coords, prompts.labels, prompts.mask_logits, multimask=multimask)
-        import torch
+        """(scores (K,), low-res logits (K, 256, 256)) without upsampling: the live preview path.
 
-        with torch.inference_mode():
-            points = None
-            if coords is not None:
-                points = (torch.as_tensor(coords, dtype=torch.float32)[None], torch.as_tensor(prompts.labels, dtype=torch.int64)[None])
-            boxes = torch.as_tensor(box, dtype=torch.float32) if box is not None else None
-            masks = torch.as_tensor(prompts.mask_logits, dtype=torch.float32)[None, None] if prompts.mask_logits is not None else None
-            sparse, dense = self.model.prompt_encoder(points=points, boxes=boxes, masks=masks)
-            low_res, iou = self.model.mask_decoder(
-                image_embeddings=torch.as_tensor(embedding.payload["features"])[None],
-                image_pe=self.model.prompt_encoder.get_dense_pe(),
-                sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=multimask,
-            )
-        return iou[0].numpy().astype(np.float32), low_res[0].numpy().astype(np.float32)
+        Runs the re-associated decoder (``sam_fast_decoder``; ONNX Runtime when exported, else
+        PyTorch), which equals the official ``MaskDecoder`` up to float rounding.
+        """
+        from gazeseg.engines.onnx_decoder import prompt_feeds
+
+        coords, box = self._prompt_arrays(embedding, prompts)
+        features = embedding.payload["features"]
+        feeds = prompt_feeds(coords, prompts.labels, box, prompts.mask_logits)
+        iou, low_res = self.prompt_decoder.run(features, self._tokens(features), feeds)
+        pick = slice(1, None) if multimask else slice(0, 1)
+        return iou[pick].astype(np.float32), low_res[pick].astype(np.float32)
+
+    def _tokens(self, features: np.ndarray) -> np.ndarray:
+        """The embedding channels-last (H*W, C), computed once per embedding."""
+        memo = self._tokens_memo
+        if memo is not None and memo[0] is features:
+            return memo[1]
+        tokens = np.ascontiguousarray(features.reshape(features.shape[0], -1).T, dtype=np.float32)
+        self._tokens_memo = (features, tokens)
+        return tokens
 
     def _predict(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> MaskPrediction:
         import torch
