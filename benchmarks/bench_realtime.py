@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from gazeseg.core.geometry import ViewingGeometry, Viewport
 from gazeseg.core.types import GazeSamples, MaskPrediction, PromptSet
-from gazeseg.engines.base import Embedding, Engine, check_prompts
+from gazeseg.engines.base import Embedding, Engine
 from gazeseg.engines.cache import EmbeddingCache
 from gazeseg.realtime.gazesam_loop import GazeSamLoop, LoopResult
 from gazeseg.realtime.latency import summarize
@@ -39,160 +39,94 @@ from gazeseg.realtime.live import LiveSegmenter, Preview
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = REPO.parent / "shared" / "data" / "grabcut" / "data_GT" / "153077.jpg"
 BUDGET_MS = 25.0
-THREADS = [2]
 BLOCK_S = {"tobii-pro-nano": 1 / 60, "tobii-pro-spectrum": 1 / 120}  # SDK callback sizes
 
 
 # -- engines ---------------------------------------------------------------------------------
-class SamBenchEngine(Engine):
-    """Minimal SAM adapter (official ``segment_anything`` classes, random weights), used when
-    engineer B's ``sam`` engine is not importable. Offers ``predict_logits`` (no upsampling)."""
+class OfficialSamPredictor(Engine):
+    """GazeSAM's decoding path for a SAM model: the untouched segment-anything prompt encoder and
+    MaskDecoder in PyTorch, masks upsampled to full resolution (what ``SamPredictor.predict`` does),
+    on the same model and embeddings as our engine."""
 
-    name = "sam"
+    name = "sam-official"
 
-    def __init__(self, model_type: str = "vit_b", seed: int = 0) -> None:
-        import torch
-        from segment_anything import sam_model_registry
-        from segment_anything.utils.transforms import ResizeLongestSide
-
-        torch.manual_seed(seed)
-        self.torch = torch
-        self.sam = sam_model_registry[model_type]().eval()
-        self.transform = ResizeLongestSide(self.sam.image_encoder.img_size)
-        self._id = f"sam-{model_type}-random-seed{seed}"
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sam = engine.model  # type: ignore[attr-defined]
 
     @property
     def model_id(self) -> str:
-        return self._id
+        return self.engine.model_id
 
     def _embed(self, image_rgb: np.ndarray) -> Embedding:
-        torch = self.torch
-        x = self.transform.apply_image(image_rgb)
-        t = torch.as_tensor(x).permute(2, 0, 1)[None].float()
-        with torch.inference_mode():
-            feats = self.sam.image_encoder(self.sam.preprocess(t))
-        return Embedding(self.model_id, "", image_rgb.shape[:2], {"features": feats.numpy(), "input_hw": np.array(x.shape[:2])})
-
-    def _decode(self, embedding: Embedding, prompts: PromptSet, multimask: bool):  # type: ignore[no-untyped-def]
-        torch = self.torch
-        pts = self.transform.apply_coords(prompts.points_xy, embedding.image_hw)
-        points = (torch.as_tensor(pts, dtype=torch.float32)[None], torch.as_tensor(prompts.labels)[None])
-        masks = None if prompts.mask_logits is None else torch.as_tensor(prompts.mask_logits, dtype=torch.float32)[None, None]
-        with torch.inference_mode():
-            sparse, dense = self.sam.prompt_encoder(points=points, boxes=None, masks=masks)
-            low, iou = self.sam.mask_decoder(
-                image_embeddings=torch.from_numpy(embedding.payload["features"]),
-                image_pe=self.sam.prompt_encoder.get_dense_pe(), sparse_prompt_embeddings=sparse,
-                dense_prompt_embeddings=dense, multimask_output=multimask,
-            )
-        return low, iou
-
-    def predict_logits(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> tuple[np.ndarray, np.ndarray]:
-        check_prompts(prompts, embedding.image_hw)
-        low, iou = self._decode(embedding, prompts, multimask)
-        return iou[0].numpy(), low[0].numpy()
+        return self.engine.embed(image_rgb)
 
     def _predict(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> MaskPrediction:
-        low, iou = self._decode(embedding, prompts, multimask)
-        hw = tuple(int(v) for v in embedding.payload["input_hw"])
-        with self.torch.inference_mode():
+        import torch
+
+        pts = self.engine.transform.apply_coords(prompts.points_xy, embedding.image_hw)  # type: ignore[attr-defined]
+        points = (torch.as_tensor(pts, dtype=torch.float32)[None], torch.as_tensor(prompts.labels)[None])
+        with torch.inference_mode():
+            sparse, dense = self.sam.prompt_encoder(points=points, boxes=None, masks=None)
+            low, iou = self.sam.mask_decoder(
+                image_embeddings=torch.as_tensor(embedding.payload["features"])[None],
+                image_pe=self.sam.prompt_encoder.get_dense_pe(), sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense, multimask_output=multimask)
+            hw = tuple(int(v) for v in embedding.payload["input_hw"])
             full = self.sam.postprocess_masks(low, hw, embedding.image_hw) > 0
         return MaskPrediction(full[0].numpy(), iou[0].numpy(), low[0].numpy())
 
 
-class SamOnnxBenchEngine(SamBenchEngine):
-    """The same random ViT-B, its prompt encoder + mask decoder exported to ONNX (low-res outputs
-    only) and run by ONNX Runtime on the CPU; ``predict`` upsamples to full resolution with OpenCV.
-    Stands in for engineer B's ``onnx_decoder`` path until it lands."""
+class OfficialSam2Predictor(OfficialSamPredictor):
+    """GazeSAM's decoding path for a SAM 2 model: ``SAM2ImagePredictor.predict`` itself."""
 
-    name = "sam-onnx"
-
-    def __init__(self, model_type: str = "vit_b", seed: int = 0, *, threads: int = 2, onnx_dir: Path | None = None) -> None:
-        super().__init__(model_type, seed)
-        import onnxruntime as ort
-        import torch
-        from segment_anything.utils.onnx import SamOnnxModel
-
-        class LowRes(torch.nn.Module):
-            def __init__(self, sam):  # type: ignore[no-untyped-def]
-                super().__init__()
-                self.m = SamOnnxModel(sam, return_single_mask=False)
-
-            def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input):  # type: ignore[no-untyped-def]
-                m = self.m
-                sparse = m._embed_points(point_coords, point_labels)
-                dense = m._embed_masks(mask_input, has_mask_input)
-                masks, scores = m.model.mask_decoder.predict_masks(
-                    image_embeddings=image_embeddings, image_pe=m.model.prompt_encoder.get_dense_pe(),
-                    sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense)
-                return scores, masks
-
-        onnx_dir = onnx_dir or Path(tempfile.mkdtemp(prefix="gazeseg-onnx-"))
-        path = onnx_dir / f"{self.model_id}-decoder-lowres.onnx"
-        if not path.exists():
-            dummy = (torch.randn(1, 256, 64, 64), torch.randint(0, 1024, (1, 5, 2), dtype=torch.float),
-                     torch.randint(0, 4, (1, 5), dtype=torch.float), torch.randn(1, 1, 256, 256), torch.tensor([0.0]))
-            torch.onnx.export(LowRes(self.sam), dummy, str(path), input_names=["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input"],
-                              output_names=["scores", "low_res_masks"], dynamic_axes={"point_coords": {1: "n"}, "point_labels": {1: "n"}},
-                              opset_version=17, do_constant_folding=True, dynamo=False)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads sleep, not spin
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self._id = f"{self._id}"  # same encoder weights: embeddings are shared with the torch engine
-
-    def _run(self, embedding: Embedding, prompts: PromptSet, multimask: bool) -> tuple[np.ndarray, np.ndarray]:
-        pts = self.transform.apply_coords(prompts.points_xy, embedding.image_hw)
-        coords = np.concatenate([pts, [[0.0, 0.0]]])[None].astype(np.float32)  # SAM's padding point
-        labels = np.concatenate([prompts.labels, [-1]])[None].astype(np.float32)
-        has = prompts.mask_logits is not None
-        mask_in = (prompts.mask_logits if has else np.zeros((256, 256)))[None, None].astype(np.float32)
-        scores, low = self.session.run(None, {
-            "image_embeddings": embedding.payload["features"].astype(np.float32), "point_coords": coords,
-            "point_labels": labels, "mask_input": mask_in, "has_mask_input": np.array([float(has)], np.float32)})
-        pick = slice(1, None) if multimask else slice(0, 1)
-        return scores[0, pick], low[0, pick]
-
-    def predict_logits(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> tuple[np.ndarray, np.ndarray]:
-        check_prompts(prompts, embedding.image_hw)
-        return self._run(embedding, prompts, multimask)
+    name = "sam2-official"
 
     def _predict(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> MaskPrediction:
-        from gazeseg.realtime.live import logits_to_preview
+        import torch
 
-        scores, low = self._run(embedding, prompts, multimask)
-        full = np.stack([logits_to_preview(lg, embedding.image_hw, embedding.image_hw) for lg in low])
-        return MaskPrediction(full, scores, low)
+        p, predictor = embedding.payload, self.engine.predictor  # type: ignore[attr-defined]
+        with torch.inference_mode():
+            predictor._features = {"image_embed": torch.as_tensor(p["image_embed"])[None],
+                                   "high_res_feats": [torch.as_tensor(p["high_res_0"])[None], torch.as_tensor(p["high_res_1"])[None]]}
+            predictor._orig_hw = [tuple(embedding.image_hw)]
+            predictor._is_image_set = True
+            masks, scores, low = predictor.predict(point_coords=prompts.points_xy, point_labels=prompts.labels, multimask_output=multimask)
+        return MaskPrediction(masks.astype(bool), scores, low)
 
 
-def build_engines(names: list[str]) -> dict[str, Engine]:
-    """Engineer B's ``sam``/``sam2`` engine classes around random-weight models when importable,
-    else the local adapters above; ``sam-vit_b-onnx`` is always the local low-res-only export."""
+def build_engines(names: list[str], threads: int) -> dict[str, tuple[Engine, Engine]]:
+    """name -> (our engine, the engine GazeSAM's loop runs). SAM models are random-weight ViT-B /
+    Hiera-T built from the official classes; ``-onnx`` adds our exported fast decoder."""
     import torch
 
     from gazeseg.engines.registry import create_engine
 
-    engines: dict[str, Engine] = {}
+    engines: dict[str, tuple[Engine, Engine]] = {}
+    onnx_dir = Path(tempfile.mkdtemp(prefix="gazeseg-onnx-"))
     for name in names:
         try:
-            if name == "sam-vit_b":
-                try:
-                    from gazeseg.engines.sam import SamEngine, build_sam_model
-                except ImportError:
-                    engines[name] = SamBenchEngine("vit_b")
-                    continue
-                torch.manual_seed(0)
-                engines[name] = SamEngine(build_sam_model("vit_b"), model_id="sam-vit_b-random-seed0", threads=THREADS[0])
-            elif name == "sam-vit_b-onnx":
-                engines[name] = SamOnnxBenchEngine("vit_b", threads=THREADS[0])
-            elif name == "sam2.1-tiny":
-                from gazeseg.engines.sam2 import Sam2Engine, build_sam2_model
+            if name.startswith("sam-vit_b"):
+                from gazeseg.engines.onnx_decoder import export_sam_decoder
+                from gazeseg.engines.sam import SamEngine, build_sam_model
 
                 torch.manual_seed(0)
-                engines[name] = Sam2Engine(build_sam2_model("hiera_t"), model_id="sam2.1-hiera_t-random-seed0", threads=THREADS[0])
+                model = build_sam_model("vit_b").eval()
+                onnx = export_sam_decoder(model, onnx_dir / "vit_b.decoder.onnx") if name.endswith("-onnx") else None
+                ours = SamEngine(model, model_id="sam-vit_b-random-seed0", threads=threads, onnx_decoder=onnx)
+                engines[name] = (ours, OfficialSamPredictor(ours))
+            elif name.startswith("sam2.1-tiny"):
+                from gazeseg.engines.sam2 import Sam2Engine, build_sam2_model
+                from gazeseg.engines.sam2_fast_decoder import export_sam2_decoder
+
+                torch.manual_seed(0)
+                model = build_sam2_model("hiera_t").eval()
+                onnx = export_sam2_decoder(model, onnx_dir / "hiera_t.decoder.onnx") if name.endswith("-onnx") else None
+                ours = Sam2Engine(model, model_id="sam2.1-hiera_t-random-seed0", threads=threads, onnx_decoder=onnx)
+                engines[name] = (ours, OfficialSam2Predictor(ours))
             else:
-                engines[name] = create_engine(name)
+                ours = create_engine(name)
+                engines[name] = (ours, ours)
         except Exception as error:  # noqa: BLE001 - report and go on with the others
             print(f"{name}: not available ({type(error).__name__}: {error}); skipped")
     return engines
@@ -312,6 +246,48 @@ def first_mask_s(engine: Engine, cache: EmbeddingCache, image: np.ndarray, fixat
         return time.perf_counter() - start
 
 
+def decoder_microbench(engine: Engine, baseline: Engine, embedding: Embedding, image_hw: tuple[int, int], repeats: int) -> dict:
+    """One prompt step, interleaved so machine noise hits every variant alike: the official decoder
+    (what GazeSAM runs, full-resolution masks), ours in PyTorch, and ours on ONNX Runtime if exported."""
+    from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
+
+    h, w = image_hw
+    prompts = PromptSet(points_xy=np.array([[w * 0.5, h * 0.5]]), labels=np.array([1]))
+    variants = {"official (PyTorch, full-res)": lambda: baseline.predict(embedding, prompts, multimask=True)}
+    onnx = getattr(engine, "onnx", None)
+    decoder = getattr(engine, "prompt_decoder", None)
+    if onnx is not None:
+        torch_decoder = TorchFastDecoder(_fast_module(engine)(engine.model))  # type: ignore[attr-defined]
+
+        def torch_fast() -> None:
+            engine.prompt_decoder = torch_decoder  # type: ignore[attr-defined]
+            try:
+                engine.predict_logits(embedding, prompts, multimask=True)  # type: ignore[attr-defined]
+            finally:
+                engine.prompt_decoder = decoder  # type: ignore[attr-defined]
+
+        variants["ours, PyTorch (low-res)"] = torch_fast
+        variants["ours, ONNX Runtime (low-res)"] = lambda: engine.predict_logits(embedding, prompts, multimask=True)  # type: ignore[attr-defined]
+    elif decoder is not None:
+        variants["ours, PyTorch (low-res)"] = lambda: engine.predict_logits(embedding, prompts, multimask=True)  # type: ignore[attr-defined]
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for k, run in variants.items():
+        run()  # warm up
+    for _ in range(repeats):
+        for k, run in variants.items():
+            t = time.perf_counter()
+            run()
+            times[k].append((time.perf_counter() - t) * 1e3)
+    return {k: stats_ms(v) for k, v in times.items()}
+
+
+def _fast_module(engine: Engine) -> type:
+    from gazeseg.engines.sam2_fast_decoder import FastSam2PromptDecoder
+    from gazeseg.engines.sam_fast_decoder import FastSamPromptDecoder
+
+    return FastSam2PromptDecoder if hasattr(engine, "predictor") else FastSamPromptDecoder
+
+
 def stats_ms(values: list[float]) -> dict:
     s = summarize("x", values)
     return {"n": s.count, "p50_ms": s.p50_ms, "p95_ms": s.p95_ms, "mean_ms": s.mean_ms, "max_ms": s.max_ms}
@@ -393,6 +369,11 @@ def write_markdown(report: dict, pngs: list[str], path: Path) -> None:
               "|---|---|---|---|---|"]
     for name, row in report["engines"].items():
         lines.append(f"| {name} | {row['encoder_s']:.2f} | {row['first_mask_cold_s']:.2f} | {row['first_mask_disk_s']:.3f} | {row['first_mask_memory_s']:.3f} |")
+    lines += ["", "## One prompt step, decoder alone (ms, p50 / p95; variants interleaved in one loop)", "",
+              "| engine | variant | p50 | p95 |", "|---|---|---|---|"]
+    for name, row in report["engines"].items():
+        for variant, st in row.get("decoder_ms", {}).items():
+            lines.append(f"| {name} | {variant} | {st['p50_ms']:.1f} | {st['p95_ms']:.1f} |")
     lines += ["", "(First mask: from `set_image` to the first preview after one fixation's samples arrive at once; the user's 100 ms dwell is not included.)", ""]
     lines += [f"![{p}]({p})" for p in pngs]
     path.write_text("\n".join(lines) + "\n")
@@ -404,18 +385,18 @@ STAGE_COLS = ["gaze", "fixation", "prompt", "decode", "postprocess", "encode"]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=str(DEFAULT_IMAGE))
-    parser.add_argument("--engines", default="sam-vit_b,sam-vit_b-onnx,classic,sam2.1-tiny")
+    parser.add_argument("--engines", default="sam-vit_b,sam-vit_b-onnx,sam2.1-tiny,sam2.1-tiny-onnx,classic")
     parser.add_argument("--presets", default="tobii-pro-nano,tobii-pro-spectrum")
     parser.add_argument("--duration-s", type=float, default=8.0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (a laptop's 2 cores)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--decoder-repeats", type=int, default=40, help="prompt steps per decoder variant in the micro-benchmark")
     parser.add_argument("--out", default=str(REPO / "results" / "bench_realtime"))
     parser.add_argument("--docs", default=str(REPO / "docs" / "results" / "realtime.md"))
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
-    THREADS[0] = args.threads
     from gazeseg.io.images import load_image
 
     out = Path(args.out)
@@ -427,15 +408,15 @@ def main() -> None:
         gt = gt[..., 0]
     if not gt.any():
         gt[image.shape[0] // 3: 2 * image.shape[0] // 3, image.shape[1] // 3: 2 * image.shape[1] // 3] = True
-    engines = build_engines(args.engines.split(","))
+    engines = build_engines(args.engines.split(","), args.threads)
     presets = args.presets.split(",")
     report: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cpus, affinity {len(os.sched_getaffinity(0))}",
                     "torch_threads": torch.get_num_threads(), "image": Path(args.image).name, "image_hw": list(image.shape[:2]),
                     "duration_s": args.duration_s, "engines": {}, "runs": {}}
     raw: dict = {}
     disk = Path(tempfile.mkdtemp(prefix="gazeseg-bench-rt-"))
-    for name, engine in engines.items():
-        print(f"== {name} ({engine.model_id})")
+    for name, (engine, baseline) in engines.items():
+        print(f"== {name} ({engine.model_id}; GazeSAM's loop decodes with {baseline.name})")
         start = time.perf_counter()
         embedding = engine.embed(image)
         encoder_s = time.perf_counter() - start
@@ -450,12 +431,16 @@ def main() -> None:
         memory = first_mask_s(engine, disk_cache, image, fixation, ppd)
         report["engines"][name] = {"model_id": engine.model_id, "encoder_s": encoder_s, "first_mask_cold_s": cold,
                                    "first_mask_disk_s": on_disk, "first_mask_memory_s": memory}
+        if baseline is not engine:
+            micro = decoder_microbench(engine, baseline, embedding, image.shape[:2], args.decoder_repeats)
+            report["engines"][name]["decoder_ms"] = micro
+            print("decoder: " + "; ".join(f"{k} p50/p95 {v['p50_ms']:.1f}/{v['p95_ms']:.1f} ms" for k, v in micro.items()))
         print(f"encoder {encoder_s:.2f} s; first mask cold {cold:.2f} s, disk {on_disk:.3f} s, memory {memory:.3f} s")
         for preset in tqdm(presets, desc=name, unit="preset"):
             gaze, ppd = make_gaze(image.shape[:2], gt, preset, args.duration_s, args.seed)
             seconds = float(gaze.duration_s)
             ours = run_ours(engine, disk_cache, image, gaze, ppd, BLOCK_S[preset])
-            theirs = run_gazesam(engine, embedding, gaze, ppd, BLOCK_S[preset])
+            theirs = run_gazesam(baseline, embedding, gaze, ppd, BLOCK_S[preset])
             key = f"{name} / {preset}"
             raw[key] = {"ours": ours, "gazesam": theirs}
             row = {

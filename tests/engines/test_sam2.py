@@ -39,6 +39,70 @@ def test_tiny_sam2_through_engine_and_cache(checkpoint, data_dir, tmp_path):
     assert boxed.masks.shape[0] == 1
 
 
+PROMPTS = {
+    "point": PromptSet(points_xy=np.array([[140.0, 200.0]]), labels=np.array([1])),
+    "points": PromptSet(points_xy=np.array([[140.0, 200.0], [20.0, 20.0], [200.0, 300.0]]), labels=np.array([1, 0, 1])),
+    "box": PromptSet(box_xyxy=np.array([20.0, 30.0, 250.0, 380.0])),
+    "box+point": PromptSet(points_xy=np.array([[140.0, 200.0]]), labels=np.array([0]), box_xyxy=np.array([20.0, 30.0, 250.0, 380.0])),
+}
+
+
+def official_predict(engine, embedding, prompts, multimask):
+    """The untouched SAM2ImagePredictor on the same features."""
+    import torch
+
+    p = embedding.payload
+    predictor = engine.predictor
+    with torch.inference_mode():
+        predictor._features = {"image_embed": torch.as_tensor(p["image_embed"])[None],
+                               "high_res_feats": [torch.as_tensor(p["high_res_0"])[None], torch.as_tensor(p["high_res_1"])[None]]}
+        predictor._orig_hw = [tuple(embedding.image_hw)]
+        predictor._is_image_set = True
+        return predictor.predict(point_coords=prompts.points_xy if len(prompts.points_xy) else None,
+                                 point_labels=prompts.labels if len(prompts.points_xy) else None, box=prompts.box_xyxy,
+                                 mask_input=None if prompts.mask_logits is None else prompts.mask_logits[None], multimask_output=multimask)
+
+
+def assert_same_as_official(engine, embedding, prompts, multimask, atol):
+    masks, scores, low_res = official_predict(engine, embedding, prompts, multimask)
+    got = engine.predict(embedding, prompts, multimask=multimask)
+    assert got.low_res_logits.shape == low_res.shape and got.masks.shape == masks.shape
+    np.testing.assert_allclose(got.low_res_logits, low_res, atol=atol * np.abs(low_res).max())
+    np.testing.assert_allclose(got.scores, scores, atol=1e-4)
+    assert np.mean(got.masks == masks) > 0.999
+
+
+def test_fast_decoder_equals_the_official_predictor(checkpoint, data_dir):
+    image = load_image(data_dir / "grabcut" / "data_GT" / "teddy.jpg")
+    engine = create_engine("sam2", checkpoint=checkpoint)
+    assert engine.onnx is None
+    embedding = engine.embed(image)
+    for prompts in PROMPTS.values():
+        for multimask in (True, False):
+            assert_same_as_official(engine, embedding, prompts, multimask, atol=1e-5)
+    previous = engine.predict(embedding, PROMPTS["point"], multimask=False).low_res_logits[0]
+    assert_same_as_official(engine, embedding, PromptSet(PROMPTS["points"].points_xy, PROMPTS["points"].labels, mask_logits=previous * 5), False, atol=1e-5)
+
+
+def test_onnx_decoder_is_exported_and_picked_up(checkpoint, data_dir, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    import shutil
+
+    from gazeseg.cli import main
+
+    image = load_image(data_dir / "grabcut" / "data_GT" / "teddy.jpg")
+    ckpt = tmp_path / checkpoint.name
+    shutil.copy(checkpoint, ckpt)
+    assert main(["models", "export-onnx", "--checkpoint", str(ckpt)]) == 0
+    assert "sam2 prompt decoder" in capsys.readouterr().out
+    engine = create_engine("sam2", checkpoint=ckpt)
+    assert engine.onnx is not None and engine.onnx.graph == "fast"
+    embedding = engine.embed(image)
+    for prompts in PROMPTS.values():
+        assert_same_as_official(engine, embedding, prompts, True, atol=1e-3)
+    assert_same_as_official(engine, embedding, PROMPTS["points"], False, atol=1e-3)
+
+
 def test_wrong_family_is_explained(tmp_path):
     sam_file = save_tiny_sam(tmp_path / "sam_tiny.pth")
     with pytest.raises(InputError, match="not a SAM 2 checkpoint"):

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("name", nargs="?")
     v.add_argument("--checkpoint", type=Path, default=None, help="a file placed by hand")
     v.set_defaults(func=run_verify)
-    e = sub.add_parser("export-onnx", help="export the SAM prompt decoder to ONNX (used automatically when present)")
+    e = sub.add_parser("export-onnx", help="export the SAM / SAM 2 prompt decoder to ONNX (used automatically when present)")
     e.add_argument("name", nargs="?")
     e.add_argument("--checkpoint", type=Path, default=None)
     e.add_argument("--out", type=Path, default=None, help="default: next to the checkpoint, *.decoder.onnx")
@@ -81,16 +81,32 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from gazeseg.core.errors import InputError
-    from gazeseg.engines.onnx_decoder import export_sam_decoder
-    from gazeseg.engines.sam import load_sam
     from gazeseg.engines.weights import get_checkpoint, local_path
 
     if args.checkpoint is None and not args.name:
         raise InputError("export-onnx: give a model NAME or --checkpoint PATH")
     path = args.checkpoint or local_path(args.name)
-    if args.name and get_checkpoint(args.name).engine != "sam":
-        raise InputError("export-onnx: only SAM (v1) decoders are exported; SAM 2 decodes through PyTorch")
+    family = get_checkpoint(args.name).engine if args.name else checkpoint_family(path)
     out = args.out or path.with_suffix(".decoder.onnx")
-    export_sam_decoder(load_sam(path), out, graph=args.graph)
-    print(f"exported the prompt decoder ({args.graph} graph) to {out}")
+    if family == "sam2":
+        from gazeseg.engines.sam2 import load_sam2
+        from gazeseg.engines.sam2_fast_decoder import export_sam2_decoder
+
+        if args.graph != "fast":
+            raise InputError("export-onnx: SAM 2 has only the fast graph (segment-anything's SamOnnxModel is SAM 1's)")
+        export_sam2_decoder(load_sam2(path), out)
+    else:
+        from gazeseg.engines.onnx_decoder import export_sam_decoder
+        from gazeseg.engines.sam import load_sam
+
+        export_sam_decoder(load_sam(path), out, graph=args.graph)
+    print(f"exported the {family} prompt decoder ({args.graph} graph) to {out}")
     return 0
+
+
+def checkpoint_family(path: Path) -> str:
+    """'sam2' when the file holds a Hiera trunk, else 'sam' (whose loader explains a wrong file)."""
+    from gazeseg.engines.torch_load import load_state_dict
+
+    state = load_state_dict(path, what="export-onnx")
+    return "sam2" if any(k.startswith("image_encoder.trunk.") for k in state) else "sam"

@@ -19,21 +19,25 @@ GRAPHS = ("fast", "official")
 
 
 def prompt_feeds(coords: np.ndarray | None, labels: np.ndarray, box: np.ndarray | None,
-                 mask_logits: np.ndarray | None) -> dict[str, np.ndarray]:
-    """Points/box (1024 frame) as SAM's ONNX example feeds them: the box as two corner points
-    labelled 2 and 3, else a padding point labelled -1 (what ``PromptEncoder`` adds itself)."""
-    points = [np.zeros((0, 2))] if coords is None else [np.asarray(coords, float).reshape(-1, 2)]
-    point_labels = [np.zeros(0)] if coords is None else [np.asarray(labels, float).reshape(-1)]
-    if box is not None:
-        points.append(np.asarray(box, float).reshape(2, 2))
-        point_labels.append(np.array([2.0, 3.0]))
+                 mask_logits: np.ndarray | None, *, family: str = "sam") -> dict[str, np.ndarray]:
+    """Points/box (1024 frame) as the official predictors hand them to the prompt encoder.
+
+    SAM (its ONNX example): points, then the box as two corners labelled 2 and 3, or a padding
+    point labelled -1 when there is no box. SAM 2 (``SAM2ImagePredictor``): the box corners
+    first, then the points, then always the padding point.
+    """
+    pts = np.zeros((0, 2)) if coords is None else np.asarray(coords, float).reshape(-1, 2)
+    lab = np.zeros(0) if coords is None else np.asarray(labels, float).reshape(-1)
+    corners = None if box is None else np.asarray(box, float).reshape(2, 2)
+    pad, pad_label = np.zeros((1, 2)), np.array([-1.0])
+    if family == "sam2":
+        parts = ([(corners, np.array([2.0, 3.0]))] if corners is not None else []) + [(pts, lab), (pad, pad_label)]
     else:
-        points.append(np.zeros((1, 2)))
-        point_labels.append(np.array([-1.0]))
+        parts = [(pts, lab), (corners, np.array([2.0, 3.0])) if corners is not None else (pad, pad_label)]
     has_mask = mask_logits is not None
     return {
-        "point_coords": np.concatenate(points)[None].astype(np.float32),
-        "point_labels": np.concatenate(point_labels)[None].astype(np.float32),
+        "point_coords": np.concatenate([p for p, _ in parts])[None].astype(np.float32),
+        "point_labels": np.concatenate([q for _, q in parts])[None].astype(np.float32),
         "mask_input": (np.asarray(mask_logits, np.float32)[None, None] if has_mask else np.zeros((1, 1, 256, 256), np.float32)),
         "has_mask_input": np.array([1.0 if has_mask else 0.0], np.float32),
     }
@@ -88,6 +92,9 @@ class OnnxSamDecoder:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # Prompts come a few times a second: idle worker threads should sleep, not spin for the next run.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as error:
@@ -101,13 +108,10 @@ class OnnxSamDecoder:
         else:
             raise InputError(f"onnx decoder: {path} has inputs {sorted(self.inputs)}, not a SAM prompt decoder; export it again with `gazeseg models export-onnx`")
 
-    def run(self, features: np.ndarray, tokens: np.ndarray, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """``features`` (C, H, W) and the same channels-last ``tokens`` (H*W, C); ``feeds`` from ``prompt_feeds``."""
-        feeds = {k: v for k, v in feeds.items() if k in self.inputs}
-        if self.graph == "fast":
-            iou, low_res = self.session.run(["iou_predictions", "low_res_masks"], {"image_tokens": tokens, **feeds})
-        else:
-            size = np.array([4 * features.shape[1], 4 * features.shape[2]], np.float32)
-            iou, low_res = self.session.run(["iou_predictions", "low_res_masks"], {
-                "image_embeddings": np.asarray(features, np.float32)[None], **feeds, "orig_im_size": size})
+    def run(self, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``feeds``: the engine's image arrays plus ``prompt_feeds``; what the graph does not take is left out."""
+        missing = self.inputs - set(feeds)
+        if missing:
+            raise InputError(f"onnx decoder: {self.path} needs {sorted(missing)}, which this engine does not provide; export it again with `gazeseg models export-onnx`")
+        iou, low_res = self.session.run(["iou_predictions", "low_res_masks"], {k: feeds[k] for k in self.inputs})
         return iou[0].astype(np.float32), low_res[0].astype(np.float32)

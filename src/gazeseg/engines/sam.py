@@ -108,8 +108,10 @@ class SamEngine(Engine):
             self.onnx = OnnxSamDecoder(onnx_decoder, threads=threads)
         from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
 
-        self.prompt_decoder = self.onnx or TorchFastDecoder(model)
-        self._tokens_memo: tuple[np.ndarray, np.ndarray] | None = None
+        from gazeseg.engines.sam_fast_decoder import FastSamPromptDecoder
+
+        self.prompt_decoder = self.onnx or TorchFastDecoder(FastSamPromptDecoder(model))
+        self._image_feeds_memo: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
 
     @property
     def model_id(self) -> str:
@@ -146,20 +148,23 @@ class SamEngine(Engine):
         from gazeseg.engines.onnx_decoder import prompt_feeds
 
         coords, box = self._prompt_arrays(embedding, prompts)
-        features = embedding.payload["features"]
-        feeds = prompt_feeds(coords, prompts.labels, box, prompts.mask_logits)
-        iou, low_res = self.prompt_decoder.run(features, self._tokens(features), feeds)
+        feeds = {**self._image_feeds(embedding.payload["features"]), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits)}
+        iou, low_res = self.prompt_decoder.run(feeds)
         pick = slice(1, None) if multimask else slice(0, 1)
         return iou[pick].astype(np.float32), low_res[pick].astype(np.float32)
 
-    def _tokens(self, features: np.ndarray) -> np.ndarray:
-        """The embedding channels-last (H*W, C), computed once per embedding."""
-        memo = self._tokens_memo
+    def _image_feeds(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        """The decoder's image inputs, prepared once per embedding (channels-last for the fast graph)."""
+        memo = self._image_feeds_memo
         if memo is not None and memo[0] is features:
             return memo[1]
-        tokens = np.ascontiguousarray(features.reshape(features.shape[0], -1).T, dtype=np.float32)
-        self._tokens_memo = (features, tokens)
-        return tokens
+        feeds = {
+            "image_tokens": np.ascontiguousarray(features.reshape(features.shape[0], -1).T, dtype=np.float32),
+            "image_embeddings": np.asarray(features, np.float32)[None],
+            "orig_im_size": np.array([4 * features.shape[1], 4 * features.shape[2]], np.float32),
+        }
+        self._image_feeds_memo = (features, feeds)
+        return feeds
 
     def _predict(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> MaskPrediction:
         import torch

@@ -1,7 +1,10 @@
 """The ``sam2`` engine: the official SAM 2 / 2.1 package, image mode (``SAM2ImagePredictor``).
 
 The Hiera encoder runs once per image; its image embedding and the two high-resolution feature
-maps are stored as numpy (disk-cacheable), and the predictor's decoder answers prompts from them.
+maps are stored as numpy (disk-cacheable). Prompts are answered by the same decoder in its fast,
+re-associated form (``sam2_fast_decoder``; ONNX Runtime when a ``*.decoder.onnx`` sits next to the
+checkpoint, else PyTorch), with the predictor's own coordinate transforms, single-mask rule and
+mask post-processing.
 The architecture is read off the checkpoint; hydra configs shipped inside the package build it.
 """
 
@@ -78,9 +81,13 @@ def load_sam2(checkpoint: Path | str):  # noqa: ANN201
 class Sam2Engine(Engine):
     name = "sam2"
 
-    def __init__(self, model, *, model_id: str, threads: int | None = None, arch: str | None = None) -> None:  # noqa: ANN001
+    def __init__(self, model, *, model_id: str, threads: int | None = None, arch: str | None = None,  # noqa: ANN001
+                 onnx_decoder: Path | None = None) -> None:
         import torch
         from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+        from gazeseg.engines.sam2_fast_decoder import FastSam2PromptDecoder
+        from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
 
         if threads:
             torch.set_num_threads(threads)
@@ -90,6 +97,13 @@ class Sam2Engine(Engine):
         self._lock = threading.Lock()  # the official predictor keeps per-image state
         self.arch = arch
         self._video = None
+        self.onnx = None
+        if onnx_decoder is not None and Path(onnx_decoder).is_file():
+            from gazeseg.engines.onnx_decoder import OnnxSamDecoder
+
+            self.onnx = OnnxSamDecoder(onnx_decoder, threads=threads)
+        self.prompt_decoder = self.onnx or TorchFastDecoder(FastSam2PromptDecoder(model))
+        self._image_feeds_memo: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
 
     def propagate(self, frames_rgb: list[np.ndarray], mask: np.ndarray) -> list[np.ndarray]:
         """Carry ``mask`` (on ``frames_rgb[0]``) through the following frames with SAM 2's video
@@ -136,25 +150,50 @@ class Sam2Engine(Engine):
         h, w = image_rgb.shape[:2]
         return Embedding(model_id=self.model_id, image_digest=image_digest(image_rgb), image_hw=(h, w), payload=payload)
 
+    def _image_feeds(self, payload: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The decoder's image inputs in the fast layout, prepared once per embedding."""
+        from gazeseg.engines.sam2_fast_decoder import sam2_image_feeds
+
+        memo = self._image_feeds_memo
+        if memo is not None and memo[0] is payload["image_embed"]:
+            return memo[1]
+        feeds = sam2_image_feeds(payload["image_embed"], payload["high_res_0"], payload["high_res_1"])
+        self._image_feeds_memo = (payload["image_embed"], feeds)
+        return feeds
+
+    def predict_logits(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(scores (K,), low-res logits (K, 256, 256)) without upsampling: the live preview path."""
+        import torch
+
+        from gazeseg.engines.onnx_decoder import prompt_feeds
+
+        hw = tuple(embedding.image_hw)
+        transforms = self.predictor._transforms
+        coords = box = None
+        with torch.inference_mode():
+            if len(prompts.points_xy):
+                coords = transforms.transform_coords(torch.as_tensor(prompts.points_xy, dtype=torch.float), normalize=True, orig_hw=hw).numpy()
+            if prompts.box_xyxy is not None:
+                box = transforms.transform_boxes(torch.as_tensor(prompts.box_xyxy, dtype=torch.float), normalize=True, orig_hw=hw).numpy()
+        feeds = {**self._image_feeds(embedding.payload), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits, family="sam2")}
+        iou, low_res = self.prompt_decoder.run(feeds)
+        if multimask:
+            return iou[1:].astype(np.float32), low_res[1:].astype(np.float32)
+        decoder = self.model.sam_mask_decoder
+        if not decoder.dynamic_multimask_via_stability:
+            return iou[:1].astype(np.float32), low_res[:1].astype(np.float32)
+        with torch.inference_mode():  # the official single-mask rule: token 0 unless unstable
+            masks, scores = decoder._dynamic_multimask_via_stability(torch.as_tensor(low_res)[None], torch.as_tensor(iou)[None])
+        return scores[0].numpy().astype(np.float32), masks[0].numpy().astype(np.float32)
+
     def _predict(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> MaskPrediction:
         import torch
 
-        p = embedding.payload
-        with self._lock, torch.inference_mode():
-            self.predictor._features = {
-                "image_embed": torch.as_tensor(p["image_embed"])[None],
-                "high_res_feats": [torch.as_tensor(p["high_res_0"])[None], torch.as_tensor(p["high_res_1"])[None]],
-            }
-            self.predictor._orig_hw = [tuple(embedding.image_hw)]
-            self.predictor._is_image_set = True
-            masks, scores, low_res = self.predictor.predict(
-                point_coords=prompts.points_xy if len(prompts.points_xy) else None,
-                point_labels=prompts.labels if len(prompts.points_xy) else None,
-                box=prompts.box_xyxy,
-                mask_input=None if prompts.mask_logits is None else np.asarray(prompts.mask_logits, np.float32)[None],
-                multimask_output=multimask,
-            )
-        return MaskPrediction(masks=masks.astype(bool), scores=scores.astype(np.float32), low_res_logits=low_res.astype(np.float32))
+        scores, low_res = self.predict_logits(embedding, prompts, multimask=multimask)
+        with torch.inference_mode():
+            logits = self.predictor._transforms.postprocess_masks(torch.as_tensor(low_res)[None], tuple(embedding.image_hw))[0]
+            masks = (logits > self.predictor.mask_threshold).numpy()
+        return MaskPrediction(masks=masks, scores=scores, low_res_logits=np.clip(low_res, -32.0, 32.0))
 
 
 @register_engine("sam2")
@@ -170,4 +209,6 @@ def _create_sam2(checkpoint: Path | str | None = None, model: str = "sam2.1-hier
     from gazeseg.engines.torch_load import load_state_dict
 
     arch = infer_arch(load_state_dict(path, what="sam2"))
-    return Sam2Engine(load_sam2(path), model_id=f"sam2-{path.stem}-{file_fingerprint(path)}", threads=threads, arch=arch)
+    onnx = path.with_suffix(".decoder.onnx")
+    return Sam2Engine(load_sam2(path), model_id=f"sam2-{path.stem}-{file_fingerprint(path)}", threads=threads, arch=arch,
+                      onnx_decoder=onnx if onnx.is_file() else None)

@@ -89,11 +89,16 @@ class FastMaskDecoder(nn.Module):
         self.to_image = nn.ModuleList(_FewToManyAttention(layer.cross_attn_token_to_image) for layer in self.layers)
         self.to_tokens = nn.ModuleList(_ManyToFewAttention(layer.cross_attn_image_to_token) for layer in self.layers)
         self.final_to_image = _FewToManyAttention(transformer.final_attn_token_to_image)
-        up = mask_decoder.output_upscaling
-        self.up1, self.norm1, self.up2 = up[0], up[1], up[3]
+        self.up1, self.norm1, self.act1, self.up2, self.act2 = mask_decoder.output_upscaling
         self.norm1_width = int(self.norm1.weight.shape[0])
-        if not all(isinstance(m, nn.GELU) for m in (up[2], up[4])):
-            raise ValueError("fast decoder: expected GELU activations in output_upscaling (official SAM)")
+        # SAM 2 puts an object-score token before the IoU token
+        self.first_output = 1 if getattr(mask_decoder, "pred_obj_scores", False) else 0
+
+    def output_tokens(self) -> Tensor:
+        """The learnt output tokens, in the order the official decoder puts them before the prompts."""
+        d = self.decoder
+        parts = ([d.obj_score_token.weight] if self.first_output else []) + [d.iou_token.weight, d.mask_tokens.weight]
+        return torch.cat(parts, dim=0)
 
     @staticmethod
     def _conv_transpose_as_matmul(x: Tensor, conv: nn.ConvTranspose2d) -> Tensor:
@@ -103,10 +108,13 @@ class FastMaskDecoder(nn.Module):
         y = torch.matmul(x, weight).reshape(*x.shape[:-1], 2, 2, c_out)
         return y + conv.bias
 
-    def forward(self, image: Tensor, image_pe: Tensor, tokens: Tensor, side: int) -> tuple[Tensor, Tensor]:
-        """image, image_pe: (side*side, C) channels-last; tokens: (T, C) output + prompt tokens.
+    def forward(self, image: Tensor, image_pe: Tensor, tokens: Tensor, side: int,
+                high_res: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """image, image_pe: (side*side, C) channels-last; tokens: (T, C) output + prompt tokens;
+        ``high_res`` (SAM 2): its two feature maps in the upscaling's sub-pixel layout
+        (``high_res_sub_pixel``).
 
-        Returns (all mask logits (M, 4 side, 4 side), IoU predictions (M,)).
+        Returns (all mask logits (M, 4 side, 4 side), IoU predictions (M,), final tokens (T, C)).
         """
         queries, keys, query_pe = tokens, image, tokens
         for i, layer in enumerate(self.layers):
@@ -124,15 +132,32 @@ class FastMaskDecoder(nn.Module):
         queries = transformer.norm_final_attn(queries + self.final_to_image(queries + query_pe, keys + image_pe, keys))
 
         n_masks = self.decoder.num_mask_tokens
-        hyper = torch.stack([mlp(queries[1 + k]) for k, mlp in enumerate(self.decoder.output_hypernetworks_mlps)])  # (M, c)
+        first = self.first_output
+        hyper = torch.stack([mlp(queries[first + 1 + k]) for k, mlp in enumerate(self.decoder.output_hypernetworks_mlps)])
         up = self._conv_transpose_as_matmul(keys, self.up1)  # (HW, 2, 2, C/4)
-        up = F.gelu(F.layer_norm(up, (self.norm1_width,), self.norm1.weight, self.norm1.bias, self.norm1.eps))
-        up = F.gelu(self._conv_transpose_as_matmul(up, self.up2))  # (HW, 2, 2, 2, 2, C/8)
+        if high_res is not None:
+            up = up + high_res[1]
+        up = self.act1(F.layer_norm(up, (self.norm1_width,), self.norm1.weight, self.norm1.bias, self.norm1.eps))
+        up = self._conv_transpose_as_matmul(up, self.up2)  # (HW, 2, 2, 2, 2, C/8)
+        if high_res is not None:
+            up = up + high_res[0]
+        up = self.act2(up)
         logits = torch.matmul(up, hyper.transpose(0, 1))  # (HW, 2, 2, 2, 2, M): (kh, kw, kh2, kw2)
         logits = logits.reshape(side, side, 2, 2, 2, 2, n_masks).permute(6, 0, 2, 4, 1, 3, 5)
         logits = logits.reshape(n_masks, 4 * side, 4 * side)
-        iou = self.decoder.iou_prediction_head(queries[0])
-        return logits, iou
+        iou = self.decoder.iou_prediction_head(queries[first])
+        return logits, iou, queries
+
+
+def high_res_sub_pixel(feat_s0: Tensor, feat_s1: Tensor) -> tuple[Tensor, Tensor]:
+    """SAM 2's (C0, 4S, 4S) and (C1, 2S, 2S) feature maps in the fast decoder's layout:
+    (S*S, 2, 2, 2, 2, C0) and (S*S, 2, 2, C1), pixel (4h + 2kh + kh2, 4w + 2kw + kw2)."""
+    c1, side2 = feat_s1.shape[0], feat_s1.shape[1]
+    s = side2 // 2
+    s1 = feat_s1.permute(1, 2, 0).reshape(s, 2, s, 2, c1).permute(0, 2, 1, 3, 4).reshape(s * s, 2, 2, c1)
+    c0 = feat_s0.shape[0]
+    s0 = feat_s0.permute(1, 2, 0).reshape(s, 2, 2, s, 2, 2, c0).permute(0, 3, 1, 4, 2, 5, 6).reshape(s * s, 2, 2, 2, 2, c0)
+    return s0.contiguous(), s1.contiguous()
 
 
 class FastSamPromptDecoder(nn.Module):
@@ -169,9 +194,8 @@ class FastSamPromptDecoder(nn.Module):
             image = image_tokens + channels_last(self.prompts._embed_masks(mask_input, has_mask_input)[0])
         else:
             image = image_tokens + encoder.no_mask_embed.weight
-        mask_decoder = self.decoder.decoder
-        tokens = torch.cat([mask_decoder.iou_token.weight, mask_decoder.mask_tokens.weight, sparse], dim=0)
-        logits, iou = self.decoder(image, self.image_pe, tokens, self.side)
+        tokens = torch.cat([self.decoder.output_tokens(), sparse], dim=0)
+        logits, iou, _ = self.decoder(image, self.image_pe, tokens, self.side)
         return iou[None], logits[None]
 
 
@@ -181,13 +205,13 @@ def channels_last(features: Tensor) -> Tensor:
 
 
 class TorchFastDecoder:
-    """The fast decoder in PyTorch, for when no ONNX file is exported; same ``run`` as ``OnnxSamDecoder``."""
+    """A fast prompt decoder module run by PyTorch, for when no ONNX file is exported; same
+    ``run(feeds)`` as ``OnnxSamDecoder``."""
 
-    def __init__(self, sam: nn.Module) -> None:
-        self.module = FastSamPromptDecoder(sam).eval()
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module.eval()
 
-    def run(self, features: object, tokens, feeds: dict) -> tuple:  # noqa: ANN001
-        names = self.module.input_names()[1:]
+    def run(self, feeds: dict) -> tuple:
         with torch.inference_mode():
-            iou, low_res = self.module(torch.as_tensor(tokens), *(torch.as_tensor(feeds[k]) for k in names))
+            iou, low_res = self.module(*(torch.as_tensor(feeds[k]) for k in self.module.input_names()))[:2]
         return iou[0].numpy(), low_res[0].numpy()
