@@ -5,7 +5,11 @@ Where the numbers come from:
   images (Xu et al. 2014; ``benchmarks/fit_simulator.py``): median 0.191 s, sigma 0.508;
 - saccades: the main sequence, duration = 21 ms + 2.2 ms/deg (Carpenter 1988), minimum-jerk path;
 - where the eye lands on an object: near its centre, spread about 0.2 of its extent (the
-  preferred viewing location; Nuthmann & Henderson 2010, J. Vision 10(8):20);
+  preferred viewing location; Nuthmann & Henderson 2010, J. Vision 10(8):20); OSIE has no masks,
+  and a proxy measured on it (``benchmarks/fit_simulator.py``) is reported, not used;
+- free viewing (``GazeSimulator.free_viewing``): saccade amplitudes and the centre bias fitted to
+  the same OSIE fixations, in fractions of the image (OSIE's viewing geometry is not published
+  with the data), see ``OSIE_FREE_VIEWING``;
 - devices: accuracy (a per-session systematic offset), precision (RMS sample-to-sample noise),
   dropouts and blinks from the vendors' data sheets (Tobii Pro Nano / Spectrum product
   specifications) and, for webcams, WebGazer's reported error (Papoutsaki et al. 2016, ~4 deg).
@@ -26,6 +30,75 @@ from gazeseg.core.types import Fixation, GazeSamples
 OSIE_DURATION_MEDIAN_S = 0.191
 OSIE_DURATION_SIGMA = 0.508
 LANDING_SPREAD = 0.2
+
+
+@dataclass(frozen=True)
+class FreeViewingParams:
+    """How a free viewer picks the next landing point; lengths are fractions of the image.
+
+    The amplitude is drawn first, Gamma(``amplitude_shape``, ``amplitude_scale`` image widths),
+    so OSIE's long saccades survive; the direction is then one of ``directions`` random ones,
+    chosen with probability proportional to a centre-bias Gaussian (mean ``centre_xy``, SD
+    ``centre_sd``, in fractions of width and height) at the landing point, and never off the
+    image. Why not a plain Gaussian of positions: successive OSIE fixations are close (median
+    0.13 image widths), independent draws would be 2-3x too far apart.
+    """
+
+    amplitude_shape: float
+    amplitude_scale: float
+    centre_xy: tuple[float, float]
+    centre_sd: tuple[float, float]
+    directions: int = 8
+
+    def __post_init__(self) -> None:
+        values = (self.amplitude_shape, self.amplitude_scale, *self.centre_sd)
+        if not all(np.isfinite(v) and v > 0 for v in values) or not np.all(np.isfinite(self.centre_xy)) or self.directions < 1:
+            raise InputError(f"FreeViewingParams: expected positive shape, scale, SDs and directions >= 1, got {self}")
+
+
+# Fitted to 87,820 REAL OSIE saccades and 98,321 fixations by simulated moments (3 s trials, as
+# OSIE's, starting at the image centre); regenerate with ``python benchmarks/fit_simulator.py``.
+OSIE_FREE_VIEWING = FreeViewingParams(
+    amplitude_shape=1.064, amplitude_scale=0.175, centre_xy=(0.504, 0.463), centre_sd=(0.214, 0.193)
+)
+
+
+def next_landings(
+    current_xy: np.ndarray,
+    image_wh: tuple[int, int],
+    params: FreeViewingParams,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Next landing point (image px, (M, 2)) for each of M viewers at ``current_xy`` (image px).
+
+    Vectorised so the fit can run thousands of viewers at once; see ``FreeViewingParams``.
+    """
+    cur = np.atleast_2d(np.asarray(current_xy, float))
+    size = np.array(image_wh, float)
+    mean = np.array(params.centre_xy) * size
+    sd = np.array(params.centre_sd) * size
+    out = cur.copy()
+    todo = np.arange(len(cur))
+    for _ in range(20):  # redraw the amplitude when no direction stays on the image
+        if not len(todo):
+            break
+        r = rng.gamma(params.amplitude_shape, params.amplitude_scale, (len(todo), 1)) * size[0]
+        angle = rng.uniform(0.0, 2.0 * np.pi, (len(todo), params.directions))
+        cand = cur[todo, None, :] + np.stack([r * np.cos(angle), r * np.sin(angle)], axis=-1)
+        inside = np.all((cand >= 0) & (cand < size), axis=-1)
+        weight = np.exp(-0.5 * np.sum(((cand - mean) / sd) ** 2, axis=-1)) * inside
+        total = weight.sum(axis=1)
+        ok = total > 0
+        cum = np.cumsum(weight[ok], axis=1) / total[ok, None]
+        pick = np.minimum((rng.random((int(ok.sum()), 1)) >= cum).sum(axis=1), params.directions - 1)
+        out[todo[ok]] = cand[ok][np.arange(int(ok.sum())), pick]
+        todo = todo[~ok]
+    return out
+
+
+def saccade_duration_s(amplitude_deg: float | np.ndarray) -> float | np.ndarray:
+    """Main sequence (Carpenter 1988): 21 ms + 2.2 ms per degree."""
+    return 0.021 + 0.0022 * amplitude_deg
 
 
 @dataclass(frozen=True)
@@ -110,6 +183,57 @@ class GazeSimulator:
                 r, c = int(r0), int(c0)
         return np.array([c + 0.5, r + 0.5])
 
+    def free_viewing_targets(
+        self,
+        duration_s: float = 3.0,
+        *,
+        start_xy: np.ndarray | Sequence[float] | None = None,
+        params: FreeViewingParams = OSIE_FREE_VIEWING,
+    ) -> tuple[np.ndarray, list[float]]:
+        """Landing points (image px, (N, 2)) and dwells (s) of ``duration_s`` of free viewing.
+
+        The eye starts at ``start_xy`` (image px; default the image centre: OSIE's first recorded
+        fixations lie around it, where viewers looked before each image is not in the data) and
+        the first saccade leaves at once. Saccade times follow the
+        main sequence at this simulator's geometry and zoom; the last dwell is cut at
+        ``duration_s``, as when a stimulus goes off.
+        """
+        if not (np.isfinite(duration_s) and duration_s > 0):
+            raise InputError(f"duration_s: expected a positive number of seconds, got {duration_s!r}")
+        size = (self.viewport.image_w, self.viewport.image_h)
+        eye = np.array([size[0] / 2, size[1] / 2], float) if start_xy is None else np.asarray(start_xy, float).reshape(2)
+        targets, dwells, t = [], [], 0.0
+        while t < duration_s:
+            goal = next_landings(eye[None], size, params, self.rng)[0]
+            amplitude_deg = float(self.geometry.px_to_deg(np.hypot(*(goal - eye)) * self.viewport.scale))
+            t += saccade_duration_s(amplitude_deg) if amplitude_deg > 0.5 else 0.0
+            dwell = min(self.fixation_duration(), duration_s - t)
+            if dwell <= 0:
+                break
+            targets.append(goal)
+            dwells.append(dwell)
+            t += dwell
+            eye = goal
+        return np.array(targets, float).reshape(-1, 2), dwells
+
+    def free_viewing(
+        self,
+        duration_s: float = 3.0,
+        *,
+        start_xy: np.ndarray | Sequence[float] | None = None,
+        params: FreeViewingParams = OSIE_FREE_VIEWING,
+    ) -> tuple[GazeSamples, list[Fixation]]:
+        """Raw samples of a viewer exploring the image freely for ``duration_s`` (one OSIE trial).
+
+        Durations, saccade amplitudes and landing positions are drawn from the OSIE fits; the
+        device model is ``scanpath``'s. Returns the samples (display_norm) and the intended
+        fixations (image px).
+        """
+        start = np.array([self.viewport.image_w / 2, self.viewport.image_h / 2]) if start_xy is None else np.asarray(start_xy, float)
+        targets, dwells = self.free_viewing_targets(duration_s, start_xy=start, params=params)
+        start_screen = self.viewport.image_to_screen(start.reshape(1, 2))[0]
+        return self.scanpath(targets, dwells, start_xy=start_screen)
+
     # -- signal -------------------------------------------------------------------------
     def scanpath(
         self,
@@ -149,7 +273,7 @@ class GazeSimulator:
             goal = self.viewport.image_to_screen(target[None])[0]
             amplitude = float(g.px_to_deg(np.hypot(*(goal - eye))))
             if amplitude > 0.5:
-                duration = 0.021 + 0.0022 * amplitude
+                duration = saccade_duration_s(amplitude)
                 n = max(1, int(round(duration / dt)))
                 for k in range(n):
                     s = (k + 1) / n
