@@ -1,9 +1,10 @@
 """``gazeseg finetune PROJECT``: learn from a project's accepted masks.
 
-``--engine sam``: fine-tune SAM's prompt encoder + mask decoder (image encoder frozen, embeddings
-from the cache, so it runs on a CPU) into numbered versions OUT/v001, v002, ... with metadata;
-open the app with ``--checkpoint OUT/vNNN/model.pth``. ``--engine classic``: train the candidate
-selector of the weight-free engine (``models/classic-selector-vN.pkl``).
+``--engine sam`` / ``sam2``: fine-tune the prompt encoder + mask decoder (image encoder frozen,
+embeddings from the cache, so it runs on a CPU) into numbered versions OUT/v001, v002, ... with
+metadata; open the app with ``--checkpoint OUT/vNNN/model.pth`` (SAM 2: ``sam2-model.pt``) or
+switch to a version inside the app. ``--engine classic``: train the candidate selector of the
+weight-free engine (``models/classic-selector-vN.pkl``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from gazeseg.core.errors import InputError
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("finetune", help="improve the model from a project's accepted masks")
     p.add_argument("project", type=Path, help="the project's SQLite file")
-    p.add_argument("--engine", choices=["auto", "sam", "classic"], default="auto",
-                   help="auto: sam when a checkpoint is given or a version exists in --out, else classic")
+    p.add_argument("--engine", choices=["auto", "sam", "sam2", "classic"], default="auto",
+                   help="auto: the family of --checkpoint or of the latest version in --out, else classic")
     p.add_argument("--checkpoint", type=Path, default=None,
-                   help="SAM-format checkpoint to start from (default: the latest version in --out)")
+                   help="SAM or SAM 2 checkpoint to start from (default: the latest version in --out)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--val-fraction", type=float, default=0.2)
@@ -41,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         for v in list_versions(out):
             before, after = v.meta.get("before", {}), v.meta.get("after", {})
-            print(f"{v.name}  parent={v.meta.get('parent')}  val_iou {before.get('val_iou')} -> {after.get('val_iou')}")
+            print(f"{v.name}  {v.meta.get('engine', 'sam')}  parent={v.meta.get('parent')}  "
+                  f"val_iou {before.get('val_iou')} -> {after.get('val_iou')}")
         return 0
     from gazeseg.store import ProjectStore
 
@@ -52,9 +54,17 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("finetune: the project has no accepted masks yet; annotate some first")
     name = args.engine
     if name == "auto":
-        name = "sam" if args.checkpoint is not None or latest_version(out) is not None else "classic"
-    if name == "sam":
-        return _finetune_sam(args, out)
+        latest = latest_version(out)
+        if args.checkpoint is not None:
+            from gazeseg.engines.select import guess_engine
+
+            name = guess_engine(Path(args.checkpoint))
+        elif latest is not None:
+            name = latest.meta.get("engine", "sam")
+        else:
+            name = "classic"
+    if name in ("sam", "sam2"):
+        return _finetune_sam(args, out, name)
     from gazeseg.app.catalog import Catalog
     from gazeseg.engines.registry import create_engine
 
@@ -81,36 +91,48 @@ def run(args: argparse.Namespace) -> int:
         path.write_bytes(pickle.dumps(selector.model))
         print(f"trained the classic candidate selector on {len(feats)} accepted masks -> {path}")
         return 0
-    raise InputError(f"finetune: engine '{engine.name}' cannot be fine-tuned here (SAM 2 fine-tuning is not implemented)")
+    raise InputError(f"finetune: engine '{engine.name}' cannot be fine-tuned here; use --engine sam, sam2 or classic")
 
 
-def _finetune_sam(args: argparse.Namespace, out: Path) -> int:
+def _finetune_sam(args: argparse.Namespace, out: Path, family: str) -> int:
     from gazeseg.engines.cache import EmbeddingCache
     from gazeseg.engines.registry import create_engine
     from gazeseg.learn.data import samples_from_project
-    from gazeseg.learn.sam_finetune import FinetuneConfig, finetune_sam, save_sam_checkpoint
+    from gazeseg.learn.sam_finetune import FinetuneConfig
     from gazeseg.learn.versions import latest_version, save_version
 
     checkpoint = args.checkpoint
     if checkpoint is None:
         latest = latest_version(out)
         if latest is None:
-            raise InputError("finetune: no --checkpoint and no earlier version in the output folder; pass --checkpoint PATH (a SAM .pth)")
+            raise InputError(f"finetune: no --checkpoint and no earlier version in {out}; pass --checkpoint PATH (a {family.upper()} checkpoint)")
+        if latest.meta.get("engine", "sam") != family:
+            raise InputError(f"finetune: the latest version {latest.name} is a {latest.meta.get('engine', 'sam')} model, not {family}; "
+                             "pass --checkpoint or a different --out")
         checkpoint = latest.checkpoint
     if not Path(checkpoint).is_file():
-        raise InputError(f"--checkpoint: expected a SAM checkpoint file, got '{checkpoint}' (missing)")
+        raise InputError(f"--checkpoint: expected a {family.upper()} checkpoint file, got '{checkpoint}' (missing)")
     samples = samples_from_project(args.project)
     if not samples:
-        raise InputError(f"finetune: {args.project} has no accepted 2-D image masks; accept some masks in the app first")
-    engine = create_engine("sam", checkpoint=checkpoint)
+        raise InputError(f"finetune: {args.project} has no accepted masks with a readable image; accept some masks in the app first")
+    engine = create_engine(family, checkpoint=checkpoint)
     config = FinetuneConfig(epochs=args.epochs, lr=args.lr, val_fraction=args.val_fraction, patience=args.patience)
-    result = finetune_sam(engine, samples, config=config, cache=EmbeddingCache(), progress=True)
+    if family == "sam2":
+        from gazeseg.learn.sam2_finetune import finetune_sam2 as train
+        from gazeseg.learn.sam2_finetune import save_sam2_checkpoint as write
+        checkpoint_name = "sam2-model.pt"  # "sam2" in the name: ``guess_engine`` and the app pick the right family
+    else:
+        from gazeseg.learn.sam_finetune import finetune_sam as train
+        from gazeseg.learn.sam_finetune import save_sam_checkpoint as write
+        checkpoint_name = "model.pth"
+    result = train(engine, samples, config=config, cache=EmbeddingCache(), progress=True)
     meta = {
-        "engine": "sam", "parent": str(checkpoint), "parent_model_id": engine.model_id,
+        "engine": family, "parent": str(checkpoint), "parent_model_id": engine.model_id,
         "project": str(args.project), "data_hash": result.data_hash, "n_train": result.n_train, "n_val": result.n_val,
         "best_epoch": result.best_epoch, "before": result.before, "after": result.after,
         "history": result.history, "config": result.config,
     }
-    version = save_version(out, lambda path: save_sam_checkpoint(engine.model, path), meta)
-    print(json.dumps({"version": version.name, "checkpoint": str(version.checkpoint), "before": result.before, "after": result.after}, indent=2))
+    version = save_version(out, lambda path: write(engine.model, path), meta, checkpoint_name=checkpoint_name)
+    print(json.dumps({"version": version.name, "engine": family, "checkpoint": str(version.checkpoint),
+                      "before": result.before, "after": result.after}, indent=2))
     return 0

@@ -62,49 +62,95 @@ def low_res_target(mask: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
 
 
 class _Prepared:
-    """A sample with its cached features, low-res target and a fixed validation prompt."""
+    """A sample with its cached image features (torch tensors) and its low-res target."""
 
-    def __init__(self, sample: TrainingSample, features: np.ndarray, input_hw: tuple[int, int], embedding: Any) -> None:
+    def __init__(self, sample: TrainingSample, features: Any, target: np.ndarray, embedding: Any) -> None:
         self.sample = sample
         self.features = features
         self.embedding = embedding
-        self.target = low_res_target(sample.mask, input_hw)
+        self.target = target
 
 
-def _losses(engine: Any, item: _Prepared, prompts: PromptSet, focal_weight: float):  # noqa: ANN202
+class SamAdapter:
+    """What the shared loop needs from SAM (v1): its prompt-side modules and one forward pass.
+
+    The SAM 2 twin is ``sam2_finetune.Sam2Adapter``; the loop, loss, split and early stopping
+    are shared (``train_prompt_side``).
+    """
+
+    family = "sam"
+
+    def __init__(self, engine: Any) -> None:
+        model = engine.model
+        if not hasattr(model, "prompt_encoder") or not hasattr(model, "mask_decoder"):
+            raise InputError("finetune: expected a SAM engine (prompt_encoder + mask_decoder); use --engine sam, or --engine sam2 for SAM 2")
+        self.engine = engine
+        self.model = model
+        self.trainable = [model.prompt_encoder, model.mask_decoder]
+
+    def parameters(self) -> list[Any]:
+        return [p for module in self.trainable for p in module.parameters()]
+
+    def is_trained(self, key: str) -> bool:
+        """Whether a state-dict key belongs to the trained (prompt) side."""
+        return key.startswith(("prompt_encoder.", "mask_decoder."))
+
+    def prepare(self, emb: Any, mask: np.ndarray) -> tuple[Any, np.ndarray]:
+        import torch
+
+        input_hw = tuple(int(v) for v in emb.payload["input_hw"])
+        return torch.as_tensor(np.asarray(emb.payload["features"], np.float32))[None], low_res_target(mask, input_hw)
+
+    def forward(self, item: _Prepared, prompts: PromptSet, multimask: bool):  # noqa: ANN201
+        """(low-res logits (K, 256, 256), predicted IoU (K,)) with gradients."""
+        import torch
+
+        model = self.model
+        coords, box = self.engine._prompt_arrays(item.embedding, prompts)
+        points = None
+        if coords is not None:
+            points = (torch.as_tensor(coords, dtype=torch.float32)[None], torch.as_tensor(prompts.labels, dtype=torch.int64)[None])
+        boxes = torch.as_tensor(box, dtype=torch.float32) if box is not None else None
+        sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=None)
+        low_res, iou_pred = model.mask_decoder(
+            image_embeddings=item.features, image_pe=model.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=multimask,
+        )
+        return low_res[0], iou_pred[0]
+
+
+def prompt_loss(logits: Any, iou_pred: Any, target: np.ndarray, focal_weight: float):  # noqa: ANN201
+    """SAM's loss on (K, 256, 256) logits: the best of K outputs carries focal x w + dice + IoU MSE.
+
+    Returns (loss tensor, hard IoU of the chosen output).
+    """
     import torch
     import torch.nn.functional as F  # noqa: N812
     from torchvision.ops import sigmoid_focal_loss
 
-    model = engine.model
-    coords, box = engine._prompt_arrays(item.embedding, prompts)
-    points = None
-    if coords is not None:
-        points = (torch.as_tensor(coords, dtype=torch.float32)[None], torch.as_tensor(prompts.labels, dtype=torch.int64)[None])
-    boxes = torch.as_tensor(box, dtype=torch.float32) if box is not None else None
-    multimask = box is None and len(prompts.points_xy) == 1
-    sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=None)
-    low_res, iou_pred = model.mask_decoder(
-        image_embeddings=torch.as_tensor(item.features)[None], image_pe=model.prompt_encoder.get_dense_pe(),
-        sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=multimask,
-    )
-    logits = low_res[0]  # (K, 256, 256)
-    target = torch.as_tensor(item.target)[None].expand_as(logits)
-    focal = sigmoid_focal_loss(logits, target, reduction="none").mean(dim=(1, 2))
+    target_t = torch.as_tensor(target)[None].expand_as(logits)
+    focal = sigmoid_focal_loss(logits, target_t, reduction="none").mean(dim=(1, 2))
     prob = torch.sigmoid(logits)
-    inter = (prob * target).sum(dim=(1, 2))
-    dice = 1 - (2 * inter + 1) / (prob.sum(dim=(1, 2)) + target.sum(dim=(1, 2)) + 1)
+    inter = (prob * target_t).sum(dim=(1, 2))
+    dice = 1 - (2 * inter + 1) / (prob.sum(dim=(1, 2)) + target_t.sum(dim=(1, 2)) + 1)
     with torch.no_grad():
         hard = logits > 0
-        tb = target > 0.5
+        tb = target_t > 0.5
         true_iou = (hard & tb).sum(dim=(1, 2)).float() / ((hard | tb).sum(dim=(1, 2)).float().clamp(min=1))
     mask_loss = focal_weight * focal + dice
     k = int(torch.argmin(mask_loss.detach()))
-    loss = mask_loss[k] + F.mse_loss(iou_pred[0, k], true_iou[k])
+    loss = mask_loss[k] + F.mse_loss(iou_pred[k], true_iou[k])
     return loss, float(true_iou[k])
 
 
-def _evaluate(engine: Any, items: list[_Prepared], prompts: list[PromptSet], focal_weight: float) -> dict[str, float]:
+def _losses(adapter: Any, item: _Prepared, prompts: PromptSet, focal_weight: float):  # noqa: ANN202
+    # single-point prompts are ambiguous: use the multimask outputs, the best one carries the loss
+    multimask = prompts.box_xyxy is None and len(prompts.points_xy) == 1
+    logits, iou_pred = adapter.forward(item, prompts, multimask)
+    return prompt_loss(logits, iou_pred, item.target, focal_weight)
+
+
+def _evaluate(adapter: Any, items: list[_Prepared], prompts: list[PromptSet], focal_weight: float) -> dict[str, float]:
     import torch
 
     if not items:
@@ -112,7 +158,7 @@ def _evaluate(engine: Any, items: list[_Prepared], prompts: list[PromptSet], foc
     losses, ious = [], []
     with torch.no_grad():
         for item, prompt in zip(items, prompts, strict=True):
-            loss, iou = _losses(engine, item, prompt, focal_weight)
+            loss, iou = _losses(adapter, item, prompt, focal_weight)
             losses.append(float(loss))
             ious.append(iou)
     return {"loss": float(np.mean(losses)), "iou": float(np.mean(ious))}
@@ -127,10 +173,28 @@ def finetune_sam(
     progress: bool = True,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> FinetuneResult:
-    """Train ``engine.model``'s prompt encoder and mask decoder in place on ``samples``.
+    """Train a ``SamEngine``'s prompt encoder and mask decoder in place on ``samples``.
 
-    ``engine`` is a ``SamEngine``; embeddings come from ``cache`` (an ``EmbeddingCache``) or the
-    samples' own ``embedding``. The model ends in eval mode with the best validation state loaded.
+    Embeddings come from ``cache`` (an ``EmbeddingCache``) or the samples' own ``embedding``.
+    The model ends in eval mode with the best validation state loaded.
+    """
+    return train_prompt_side(SamAdapter(engine), samples, config=config, cache=cache, progress=progress, on_epoch=on_epoch)
+
+
+def train_prompt_side(
+    adapter: Any,
+    samples: list[TrainingSample],
+    *,
+    config: FinetuneConfig | None = None,
+    cache: Any = None,
+    progress: bool = True,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> FinetuneResult:
+    """The loop shared by SAM and SAM 2: held-out split, resampled prompts, early stopping.
+
+    ``adapter`` (``SamAdapter`` / ``Sam2Adapter``) names the trainable parameters and runs one
+    forward pass; everything else stays fixed (the image encoder, whose cached embeddings are
+    reused).
     """
     import torch
     from tqdm.auto import tqdm
@@ -140,9 +204,7 @@ def finetune_sam(
     cfg = config or FinetuneConfig()
     if cfg.epochs < 1:
         raise InputError(f"epochs: expected 1 or more, got {cfg.epochs}")
-    model = engine.model
-    if not hasattr(model, "prompt_encoder") or not hasattr(model, "mask_decoder"):
-        raise InputError("finetune: expected a SAM engine (prompt_encoder + mask_decoder); use --engine sam")
+    engine, model = adapter.engine, adapter.model
     cache = cache if cache is not None else EmbeddingCache()
     train_s, val_s = split(samples, cfg.val_fraction, cfg.seed)
 
@@ -154,8 +216,8 @@ def finetune_sam(
                 raise InputError(f"sample '{s.name}': embedding from '{emb.model_id}', engine is '{engine.model_id}'; re-embed")
             if tuple(emb.image_hw) != s.mask.shape:
                 raise InputError(f"sample '{s.name}': mask {s.mask.shape} vs image {tuple(emb.image_hw)}; masks must match their image")
-            input_hw = tuple(int(v) for v in emb.payload["input_hw"])
-            out.append(_Prepared(s, np.asarray(emb.payload["features"], np.float32), input_hw, emb))
+            features, target = adapter.prepare(emb, s.mask)
+            out.append(_Prepared(s, features, target, emb))
         return out
 
     train, val = prepare(train_s), prepare(val_s)
@@ -164,47 +226,53 @@ def finetune_sam(
     val_prompts = [resample_prompts(p.sample.mask, np.random.default_rng(cfg.seed + 1000 + i)) for i, p in enumerate(val)]
     train_eval_prompts = [p.sample.prompts if not p.sample.prompts.is_empty else resample_prompts(p.sample.mask, rng) for p in train]
 
-    for param in model.image_encoder.parameters():
+    for param in model.parameters():
         param.requires_grad_(False)
-    params = [*model.prompt_encoder.parameters(), *model.mask_decoder.parameters()]
+    params = adapter.parameters()
     for param in params:
         param.requires_grad_(True)
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    before = {"train_" + k: v for k, v in _evaluate(engine, train, train_eval_prompts, cfg.focal_weight).items()}
-    before.update({"val_" + k: v for k, v in _evaluate(engine, val, val_prompts, cfg.focal_weight).items()})
+    def snapshot() -> dict[str, Any]:
+        return {k: v.detach().clone() for k, v in model.state_dict().items() if adapter.is_trained(k)}
+
+    def measure() -> dict[str, float]:
+        row = {"train_" + k: v for k, v in _evaluate(adapter, train, train_eval_prompts, cfg.focal_weight).items()}
+        row.update({"val_" + k: v for k, v in _evaluate(adapter, val, val_prompts, cfg.focal_weight).items()})
+        return row
+
+    model.eval()
+    before = measure()
     monitor = "val_loss" if val else "train_loss"
-    best_value, best_epoch, best_state, since_best = before[monitor], 0, None, 0
+    # the starting weights are the fallback: a fine-tune that never beats them changes nothing
+    best_value, best_epoch, best_state, since_best = before[monitor], 0, snapshot(), 0
     history: list[dict[str, float]] = []
     for epoch in tqdm(range(1, cfg.epochs + 1), desc="fine-tune", disable=not progress):
-        model.prompt_encoder.train()
-        model.mask_decoder.train()
+        for module in adapter.trainable:
+            module.train()
         step_losses = []
         for i in rng.permutation(len(train)):
             item = train[int(i)]
             for j in range(cfg.prompts_per_sample):
                 prompts = item.sample.prompts if (j == 0 and not item.sample.prompts.is_empty) else resample_prompts(item.sample.mask, rng)
-                loss, _ = _losses(engine, item, prompts, cfg.focal_weight)
+                loss, _ = _losses(adapter, item, prompts, cfg.focal_weight)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 step_losses.append(float(loss.detach()))
         model.eval()
-        row = {"epoch": epoch, "step_loss": float(np.mean(step_losses))}
-        row.update({"train_" + k: v for k, v in _evaluate(engine, train, train_eval_prompts, cfg.focal_weight).items()})
-        row.update({"val_" + k: v for k, v in _evaluate(engine, val, val_prompts, cfg.focal_weight).items()})
+        row = {"epoch": epoch, "step_loss": float(np.mean(step_losses)), **measure()}
         history.append(row)
         if on_epoch:
             on_epoch(row)
         if row[monitor] < best_value:
             best_value, best_epoch, since_best = row[monitor], epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith("image_encoder.")}
+            best_state = snapshot()
         else:
             since_best += 1
             if since_best >= cfg.patience:
                 break
-    if best_state is not None:
-        model.load_state_dict(best_state, strict=False)
+    model.load_state_dict(best_state, strict=False)
     for param in model.parameters():
         param.requires_grad_(False)
     model.eval()
