@@ -171,3 +171,48 @@ def test_push_before_set_image(counting_engine):
         seg.push_gaze(fixation_gaze((5, 5)))
     with pytest.raises(InputError, match="px_per_deg"):
         LiveSegmenter(counting_engine, px_per_deg=0)
+
+
+def test_large_image_is_segmented_on_crops_around_the_gaze(counting_engine, data_dir):
+    """A 4288x2848 fundus photograph: the engine sees native-resolution 1024 px crops around the
+    newest fixation, nearby looks reuse the crop (and its embedding), the mask is pasted back."""
+    from gazeseg.io.images import load_image
+
+    image = load_image(data_dir / "idrid" / "images" / "IDRiD_01.jpg")
+    h, w = image.shape[:2]
+    embedded: list[tuple[int, ...]] = []
+    inner_embed = counting_engine._embed
+    counting_engine._embed = lambda rgb: (embedded.append(rgb.shape), inner_embed(rgb))[1]
+    with LiveSegmenter(counting_engine, px_per_deg=60.0) as live:
+        live.set_image("IDRiD_01", image)
+        assert embedded == [] and live.embedding is None  # nothing embedded whole
+        first = (0.7 * w, 0.45 * h)
+        live.push_gaze(fixation_gaze(first))
+        assert live.wait_idle(60)
+        preview = live.poll()
+        assert preview is not None and preview.crop is not None
+        assert embedded == [(1024, 1024, 3)]
+        assert preview.crop.contains(np.array([first]), margin_px=128)[0]
+        # The preview covers the whole image at preview scale, and is empty outside the crop.
+        assert preview.mask.shape == preview_shape((h, w), live.preview_long_side)
+        outside = np.ones_like(preview.mask)
+        s = preview.scale
+        outside[int(preview.crop.y0 * s) + 1: int((preview.crop.y0 + 1024) * s) - 1, int(preview.crop.x0 * s) + 1: int((preview.crop.x0 + 1024) * s) - 1] = False
+        assert not preview.mask[outside].any()
+        # A look 150 px away stays on the same crop: no new embedding.
+        live.push_gaze(fixation_gaze((first[0] + 150, first[1]), t0=1.0))
+        assert live.wait_idle(60)
+        assert len(embedded) == 1 and live.poll().crop == preview.crop
+        # Accepting gives a full-size mask, inside the crop, covering the newest look.
+        mask = live.accept()
+        assert mask.shape == (h, w) and mask[int(first[1]), int(first[0]) + 150]
+        rows, cols = np.nonzero(mask)
+        assert rows.min() >= preview.crop.y0 and rows.max() < preview.crop.y0 + 1024
+        assert cols.min() >= preview.crop.x0 and cols.max() < preview.crop.x0 + 1024
+        # Looking at the far side of the image moves to a new crop there.
+        live.reset()
+        far = (0.2 * w, 0.6 * h)
+        live.push_gaze(fixation_gaze(far, t0=2.0))
+        assert live.wait_idle(60)
+        moved = live.poll()
+        assert len(embedded) == 2 and moved.crop != preview.crop and moved.crop.contains(np.array([far]))[0]

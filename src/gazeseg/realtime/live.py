@@ -10,6 +10,10 @@ Why it is shaped like this (issue 8):
   size (``preview_long_side``); the full-resolution mask is computed once, on ``accept``.
 - A fixation becomes a prompt at its *onset*, when the detector has seen ``min_dwell_s`` of dwell
   (unlike GazeSAM, which decodes the latest raw sample every 10 ms; see ``gazesam_loop``).
+- An image that the engine would shrink by more than ``tile_factor`` (a 4288x2848 fundus photo)
+  is segmented on a ``tile_size`` crop around the newest fixation at native resolution
+  (``tiles.crop_around``, snapped so nearby looks reuse one crop and its cached embedding); the
+  crop's mask is pasted back into the full-image preview and the accepted mask.
 
 Engines may offer ``predict_logits(embedding, prompts, *, multimask) -> (scores, logits)`` to
 skip the full-resolution upsampling for previews; otherwise ``predict`` is used and its
@@ -33,6 +37,7 @@ from gazeseg.core.types import GazeSamples, PromptSet
 from gazeseg.engines.base import Embedding, Engine
 from gazeseg.engines.cache import EmbeddingCache
 from gazeseg.realtime.latency import StageTimer
+from gazeseg.realtime.tiles import Crop, crop_around, crop_image, needs_tiling
 
 _log = logging.getLogger(__name__)
 
@@ -60,6 +65,8 @@ class Preview:
     timings_ms: dict[str, float]
     t_trigger_s: float
     t_ready_s: float
+    crop: Crop | None = None
+    """The window the engine segmented (large images), None when it saw the whole image."""
 
     @property
     def latency_ms(self) -> float:
@@ -134,6 +141,8 @@ class LiveSegmenter:
         window_s: float = 2.0,
         timer: StageTimer | None = None,
         on_preview: Callable[[Preview], None] | None = None,
+        tile_size: int = 1024,
+        tile_factor: float = 2.0,
     ) -> None:
         if not (px_per_deg > 0 and np.isfinite(px_per_deg)):
             raise InputError(f"px_per_deg: expected a positive number of image pixels per degree, got {px_per_deg!r}")
@@ -151,6 +160,10 @@ class LiveSegmenter:
         self.window_s = float(window_s)
         self.timer = timer if timer is not None else StageTimer()
         self.on_preview = on_preview
+        if tile_size < 64 or not tile_factor >= 1.0:
+            raise InputError(f"tiling: expected tile_size >= 64 px and tile_factor >= 1, got {tile_size} and {tile_factor}")
+        self.tile_size = int(tile_size)
+        self.tile_factor = float(tile_factor)
         self.strategy_name = strategy
         self._strategy = None
         if strategy != "fixation":
@@ -173,23 +186,35 @@ class LiveSegmenter:
         self._closed = False
         self._busy = False
         self.image_id: str | None = None
+        self.image_hw: tuple[int, int] | None = None
         self.embedding: Embedding | None = None
+        """The current image's embedding, or the current crop's for a tiled image (None until the first look)."""
+        self._tiled_image: np.ndarray | None = None
+        self._crop: Crop | None = None
         self._reset_prompt_state()
         self._worker = threading.Thread(target=self._run, name="gazeseg-live-decoder", daemon=True)
         self._worker.start()
 
     # -- image --------------------------------------------------------------------------
     def set_image(self, image_id: str, image: np.ndarray) -> None:
-        """Make ``image`` current: its embedding from the cache, a pending prefetch, or computed now."""
+        """Make ``image`` current: its embedding from the cache, a pending prefetch, or computed now.
+
+        A large image (see ``tile_factor``) is not embedded whole: crops are, around the gaze.
+        """
         start = time.perf_counter()
         embedding = None
-        if self.prefetch is not None and hasattr(self.prefetch, "wait"):
-            embedding = self.prefetch.wait(image_id, image=image)
-        if embedding is None:
-            embedding = self.cache.get_or_embed(self.engine, image)
-        self.timer.record("embed", (time.perf_counter() - start) * 1e3)
+        tiled = needs_tiling(image.shape[:2], engine_side=self.tile_size, factor=self.tile_factor)
+        if not tiled:
+            if self.prefetch is not None and hasattr(self.prefetch, "wait"):
+                embedding = self.prefetch.wait(image_id, image=image)
+            if embedding is None:
+                embedding = self.cache.get_or_embed(self.engine, image)
+            self.timer.record("embed", (time.perf_counter() - start) * 1e3)
         with self._lock:
             self.image_id = image_id
+            self.image_hw = (int(image.shape[0]), int(image.shape[1]))
+            self._tiled_image = image if tiled else None
+            self._crop = None
             self.embedding = embedding
             self._mailbox = None
             self._latest = None
@@ -216,7 +241,7 @@ class LiveSegmenter:
             raise InputError(
                 f"gaze frame: expected 'image_px', got '{samples.frame}'; convert with gazeseg.gaze.transforms.to_image_px"
             )
-        if self.embedding is None:
+        if self.image_hw is None:
             raise InputError("push_gaze: no image set; call set_image(image_id, image) first")
         if len(samples) == 0:
             return
@@ -235,9 +260,9 @@ class LiveSegmenter:
             raise InputError(f"click: expected finite (x, y) image pixels, got {xy!r}")
         t0 = time.perf_counter()
         with self._lock:
-            if self.embedding is None:
+            if self.image_hw is None:
                 raise InputError("add_click: no image set; call set_image(image_id, image) first")
-            h, w = self.embedding.image_hw
+            h, w = self.image_hw
             if not (0 <= x <= w and 0 <= y <= h):
                 raise InputError(f"click: ({x:.1f}, {y:.1f}) lies outside the {w}x{h} image; give image pixels")
             self._clicks.append((x, y, 1 if positive else 0))
@@ -302,16 +327,19 @@ class LiveSegmenter:
         """Full-resolution (H, W) bool mask of the current prompts (the candidate the preview showed)."""
         with self._lock:
             prompts = self._prompts_locked()
-            embedding = self.embedding
             latest = self._latest
-        if embedding is None or prompts is None:
+            image_hw = self.image_hw
+        if image_hw is None or prompts is None:
             raise InputError("accept: no prompts yet; look at the object (or click) before accepting")
-        multimask = len(prompts.points_xy) == 1 and prompts.box_xyxy is None
         with self._decode_lock, self.timer.stage("accept"):
-            prediction = self.engine.predict(embedding, prompts, multimask=multimask)
-        if latest is not None and latest.prompts.cache_key() == prompts.cache_key() and latest.index < len(prediction.masks):
-            return prediction.masks[latest.index]
-        return prediction.masks[self._choose(prediction.masks, prompts)]
+            embedding, crop = self._embedding_for(prompts)
+            local = crop.prompts_to_crop(prompts) if crop is not None else prompts
+            multimask = len(local.points_xy) == 1 and local.box_xyxy is None
+            prediction = self.engine.predict(embedding, local, multimask=multimask)
+        masks = prediction.masks if crop is None else np.stack([crop.paste(m, image_hw) for m in prediction.masks])
+        if latest is not None and latest.prompts.cache_key() == prompts.cache_key() and latest.index < len(masks):
+            return masks[latest.index]
+        return masks[self._choose(masks, prompts)]
 
     def close(self) -> None:
         """Stop the worker thread."""
@@ -343,7 +371,7 @@ class LiveSegmenter:
         self._generation = getattr(self, "_generation", 0) + 1  # in-flight decodes of older generations are dropped
 
     def _clip(self, x: float, y: float) -> tuple[float, float] | None:
-        h, w = self.embedding.image_hw  # type: ignore[union-attr]
+        h, w = self.image_hw  # type: ignore[misc]
         if not (-0.1 * w <= x <= 1.1 * w and -0.1 * h <= y <= 1.1 * h):
             return None  # looked off the image
         return float(np.clip(x, 0.5, w - 1.5)), float(np.clip(y, 0.5, h - 1.5))
@@ -389,7 +417,7 @@ class LiveSegmenter:
         gaze = gaze.select(keep)
         self._buffer = [gaze]
         t2 = time.perf_counter()
-        built = self._strategy.build(gaze, px_per_deg=self.px_per_deg, image_hw=self.embedding.image_hw)  # type: ignore[union-attr]
+        built = self._strategy.build(gaze, px_per_deg=self.px_per_deg, image_hw=self.image_hw)  # type: ignore[union-attr]
         timings = {"gaze": (t1 - t0) * 1e3, "fixation": (t2 - t1) * 1e3}
         self.timer.record("gaze", timings["gaze"])
         self.timer.record("fixation", timings["fixation"])
@@ -440,13 +468,13 @@ class LiveSegmenter:
                 if self._closed:
                     return
                 job, self._mailbox = self._mailbox, None
-                embedding, image_id = self.embedding, self.image_id
+                image_id = self.image_id
                 if job.key == self._decoded_key:
                     self.stats.unchanged += 1
                     continue
                 self._busy = True
             try:
-                preview = self._decode(job, embedding, image_id or "")  # type: ignore[arg-type]
+                preview = self._decode(job, image_id or "")
             except Exception as error:  # noqa: BLE001 - a bad decode must not kill the live loop
                 _log.warning("live decode failed: %s: %s", type(error).__name__, error, exc_info=True)
                 with self._lock:
@@ -464,27 +492,59 @@ class LiveSegmenter:
             if self.on_preview is not None:
                 self.on_preview(preview)
 
-    def _decode(self, job: _Job, embedding: Embedding, image_id: str) -> Preview:
+    def _embedding_for(self, prompts: PromptSet) -> tuple[Embedding, Crop | None]:
+        """The embedding to decode ``prompts`` on: the image's, or for a tiled image the crop
+        around the newest positive point (kept while that point stays in its inner part)."""
+        with self._lock:
+            image, crop, embedding = self._tiled_image, self._crop, self.embedding
+        if image is None:
+            if embedding is None:
+                raise InputError("decode: no image set; call set_image(image_id, image) first")
+            return embedding, None
+        positives = prompts.points_xy[prompts.labels == 1]
+        anchor = positives[-1] if len(positives) else prompts.points_xy[-1]
+        margin = self.tile_size / 8
+        if crop is None or embedding is None or not crop.contains(anchor[None], margin_px=margin)[0]:
+            crop = crop_around(image.shape[:2], (float(anchor[0]), float(anchor[1])), size=self.tile_size)
+            start = time.perf_counter()
+            embedding = self.cache.get_or_embed(self.engine, crop_image(image, crop))
+            self.timer.record("embed", (time.perf_counter() - start) * 1e3)
+            with self._lock:
+                if self._tiled_image is image:
+                    self._crop, self.embedding = crop, embedding
+        return embedding, crop
+
+    def _decode(self, job: _Job, image_id: str) -> Preview:
         prompts = job.prompts
-        multimask = len(prompts.points_xy) == 1 and prompts.box_xyxy is None
-        t0 = time.perf_counter()
         with self._decode_lock:
+            embedding, crop = self._embedding_for(prompts)
+            local = crop.prompts_to_crop(prompts) if crop is not None else prompts
+            multimask = len(local.points_xy) == 1 and local.box_xyxy is None
+            t0 = time.perf_counter()
             if hasattr(self.engine, "predict_logits"):
-                scores, logits = self.engine.predict_logits(embedding, prompts, multimask=multimask)  # type: ignore[attr-defined]
+                scores, logits = self.engine.predict_logits(embedding, local, multimask=multimask)  # type: ignore[attr-defined]
             else:
-                prediction = self.engine.predict(embedding, prompts, multimask=multimask)
+                prediction = self.engine.predict(embedding, local, multimask=multimask)
                 scores, logits = prediction.scores, prediction.low_res_logits
         t1 = time.perf_counter()
-        phw = preview_shape(embedding.image_hw, self.preview_long_side)
-        masks = np.stack([logits_to_preview(lg, embedding.image_hw, phw) for lg in logits])
-        scale = phw[1] / embedding.image_hw[1]
+        full_hw = self.image_hw if crop is not None else embedding.image_hw
+        phw = preview_shape(full_hw, self.preview_long_side)  # type: ignore[arg-type]
+        scale = phw[1] / full_hw[1]  # type: ignore[index]
+        if crop is None:
+            masks = np.stack([logits_to_preview(lg, embedding.image_hw, phw) for lg in logits])
+        else:  # the crop's previews, placed where the crop lies in the full image's preview
+            r0, c0 = round(crop.y0 * scale), round(crop.x0 * scale)
+            r1, c1 = min(phw[0], max(r0 + 1, round((crop.y0 + crop.height) * scale))), min(phw[1], max(c0 + 1, round((crop.x0 + crop.width) * scale)))
+            masks = np.zeros((len(logits), *phw), bool)
+            for k, lg in enumerate(logits):
+                masks[k, r0:r1, c0:c1] = logits_to_preview(lg, embedding.image_hw, (r1 - r0, c1 - c0))
         index = self._choose(masks, prompts, scores=np.asarray(scores), scale=scale) if len(masks) > 1 else 0
         t2 = time.perf_counter()
         timings = {**job.timings_ms, "decode": (t1 - t0) * 1e3, "postprocess": (t2 - t1) * 1e3}
         self.timer.record("decode", timings["decode"])
         self.timer.record("postprocess", timings["postprocess"])
         return Preview(job.revision, image_id, masks[index], scale, prompts, float(np.asarray(scores)[index]),
-                       index, timings, job.t_trigger_s, time.perf_counter())
+                       index, timings, job.t_trigger_s, time.perf_counter(), crop)
 
     def _choose(self, masks: np.ndarray, prompts: PromptSet, *, scores: np.ndarray | None = None, scale: float = 1.0) -> int:
         """The candidate that best explains where the gaze fell, times the engine's own score.
