@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -18,6 +19,11 @@ from scipy import ndimage as ndi
 from gazeseg.core.errors import InputError
 from gazeseg.core.types import PromptSet
 from gazeseg.engines.base import Embedding
+
+if TYPE_CHECKING:
+    from gazeseg.app.catalog import Catalog
+    from gazeseg.store.models import Item
+    from gazeseg.store.project import ProjectStore
 
 
 @dataclass
@@ -93,8 +99,14 @@ def split(samples: list[TrainingSample], val_fraction: float, seed: int = 0) -> 
 
 
 def samples_from_project(project: str | Path) -> list[TrainingSample]:
-    """Accepted (not undone) 2-D masks of a project store, with the prompts that produced them."""
-    from gazeseg.io.images import load_image, to_rgb_uint8
+    """Accepted (not undone) masks of a project store, with the prompts that produced them.
+
+    Images and volume slices alike: a slice is rendered as the engine saw it (``Catalog.rgb``, with
+    the display window the slice was last opened with, else the automatic one).
+    Masks of unreadable items are skipped.
+    """
+    from gazeseg.app.catalog import Catalog
+    from gazeseg.core.errors import GazesegError
     from gazeseg.store.project import ProjectStore
 
     path = Path(project)
@@ -107,27 +119,57 @@ def samples_from_project(project: str | Path) -> list[TrainingSample]:
         raise InputError(f"project: expected a project store file, got '{path}' (missing); give the path of the app's project")
     store = ProjectStore(path)
     items = {item.id: item for item in store.items()}
-    images: dict[int, np.ndarray] = {}
+    catalog = Catalog(store, keep=2)
+    windows = _slice_windows(store)
+    images: dict[tuple[int, int], np.ndarray] = {}
     samples = []
     for row in store.masks():
         item = items.get(row.item_id)
-        if item is None or item.kind != "image":
-            continue  # volumes: slices need the volume reader's windowing; not used for training yet
-        if item.id not in images:
-            item_path = Path(item.path)
-            if not item_path.is_absolute():
-                item_path = path.parent / item_path
-            images[item.id] = to_rgb_uint8(load_image(item_path))
+        if item is None or item.kind not in ("image", "volume"):
+            continue
+        z = row.slice_index if item.kind == "volume" else 0
+        key = (item.id, z)
+        if key not in images:
+            try:
+                images[key] = _item_rgb(catalog, item, z, windows.get(key), path.parent)
+            except (GazesegError, OSError):
+                continue
         record = json.loads(row.prompts or "{}")
         points = np.array(record.get("points", []), float).reshape(-1, 2)
         labels = np.array(record.get("labels", [1] * len(points)), int)
         box = np.array(record["box"], float) if record.get("box") is not None else None
         mask = store.decode(row)
-        if not mask.any():
+        if not mask.any() or mask.shape != images[key].shape[:2]:
             continue
         prompts = PromptSet(points_xy=points, labels=labels, box_xyxy=box)
-        samples.append(TrainingSample(prompts=prompts, mask=mask, image=images[item.id], name=f"{item.name}#{row.id}"))
+        name = f"{item.name}#{row.id}" if item.kind == "image" else f"{item.name}[z={z}]#{row.id}"
+        samples.append(TrainingSample(prompts=prompts, mask=mask, image=images[key], name=name))
     return samples
+
+
+def _slice_windows(store: ProjectStore) -> dict[tuple[int, int], str | None]:
+    """(item, slice) -> the display window of the last time it was opened (the app logs it)."""
+    windows: dict[tuple[int, int], str | None] = {}
+    for event in store.events("open"):
+        if event.item_id is None:
+            continue
+        try:
+            payload = json.loads(event.payload or "{}")
+        except json.JSONDecodeError:
+            continue
+        windows[(event.item_id, event.slice_index or 0)] = payload.get("window") or None
+    return windows
+
+
+def _item_rgb(catalog: Catalog, item: Item, z: int, window: str | None, base: Path) -> np.ndarray:
+    from gazeseg.io.images import load_image, to_rgb_uint8
+
+    if item.kind == "volume":
+        return catalog.rgb(item.id, z, window)
+    item_path = Path(item.path)
+    if not item_path.is_absolute():  # stores written by hand may hold relative paths
+        item_path = base / item_path
+    return to_rgb_uint8(load_image(item_path))
 
 
 def samples_from_dataset(root: str | Path, *, limit: int | None = None) -> list[TrainingSample]:
