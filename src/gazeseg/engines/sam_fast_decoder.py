@@ -75,7 +75,7 @@ class _ManyToFewAttention(nn.Module):
         weights = torch.softmax(scores.reshape(n, h, t), dim=-1).reshape(n, h * t)
         wo = a.out_proj.weight.reshape(-1, h, d).permute(1, 2, 0)  # (h, d, C)
         values_out = torch.matmul(v, wo).reshape(h * t, -1)  # (h*t, C)
-        return torch.matmul(weights, values_out) + a.out_proj.bias
+        return torch.addmm(a.out_proj.bias, weights, values_out)
 
 
 class FastMaskDecoder(nn.Module):
@@ -105,8 +105,9 @@ class FastMaskDecoder(nn.Module):
         """(..., C_in) -> (..., 2, 2, C_out): a kernel-2 stride-2 transposed conv is per pixel."""
         c_in, c_out = conv.weight.shape[:2]
         weight = conv.weight.permute(0, 2, 3, 1).reshape(c_in, 4 * c_out)
-        y = torch.matmul(x, weight).reshape(*x.shape[:-1], 2, 2, c_out)
-        return y + conv.bias
+        bias = conv.bias.repeat(4)  # one GEMM with its bias (a fused Gemm in ONNX), on 2-D rows
+        y = torch.addmm(bias, x.reshape(-1, c_in), weight)
+        return y.reshape(*x.shape[:-1], 2, 2, c_out)
 
     def forward(self, image: Tensor, image_pe: Tensor, tokens: Tensor, side: int,
                 high_res: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
