@@ -259,6 +259,13 @@ def build_app(settings: AppSettings) -> FastAPI:
 
     app.include_router(build_router(session))
 
+    from gazeseg.app import model_routes
+
+    switch = model_routes.ModelSwitch(session, settings.models_dir or project_path.parent / "models")
+    switch.restore()
+    app.state.models = switch
+    app.include_router(model_routes.build_router(switch))
+
     # -- live ------------------------------------------------------------------------------
     @app.websocket("/ws")
     async def live(ws: WebSocket) -> None:

@@ -34,9 +34,6 @@ class Current:
 
 class AnnotationSession:
     def __init__(self, store: ProjectStore, engine: Engine, *, cache: EmbeddingCache | None = None, prefetch_ahead: int = 2) -> None:
-        from gazeseg.realtime.live import LiveSegmenter
-        from gazeseg.realtime.prefetch import Prefetcher
-
         self.store = store
         self.engine = engine
         self.catalog = Catalog(store)
@@ -49,13 +46,39 @@ class AnnotationSession:
         self.cache = cache
         self.prefetch_ahead = prefetch_ahead
         self.progress = {"done": 0, "total": 0, "last": ""}
-        self.prefetcher = Prefetcher(engine, self.cache, progress=self._on_progress)
         self.listeners: list[Callable[[dict], None]] = []
-        self.live = LiveSegmenter(engine, cache=self.cache, prefetch=self.prefetcher, on_preview=self._on_preview)
+        self.prefetcher, self.live = self._workers(engine)
         self.current: Current | None = None
         self._lock = threading.RLock()
         self._fixation_log = None
         self._gaze_buffer: list[np.ndarray] = []
+
+    def _workers(self, engine: Engine, px_per_deg: float | None = None):  # noqa: ANN202
+        """The prefetch worker and the live loop for ``engine`` (rebuilt when the engine changes)."""
+        from gazeseg.realtime.live import LiveSegmenter
+        from gazeseg.realtime.prefetch import Prefetcher
+
+        prefetcher = Prefetcher(engine, self.cache, progress=self._on_progress)
+        options = {} if px_per_deg is None else {"px_per_deg": px_per_deg}
+        live = LiveSegmenter(engine, cache=self.cache, prefetch=prefetcher, on_preview=self._on_preview, **options)
+        return prefetcher, live
+
+    def set_engine(self, engine: Engine) -> None:
+        """Answer prompts with ``engine`` from now on (e.g. a fine-tuned model version).
+
+        Pending prompts of the open image are dropped (its new embedding is computed, or found in
+        the cache); accepted masks are untouched.
+        """
+        with self._lock:
+            old_prefetcher, old_live = self.prefetcher, self.live
+            self.engine = engine
+            self.prefetcher, self.live = self._workers(engine, old_live.px_per_deg)
+            current = self.current
+        old_live.close()
+        old_prefetcher.close()
+        self.store.log("engine", model=engine.model_id)
+        if current is not None:
+            self.open(current.item_id, current.slice_index, current.window)
 
     # -- listeners -------------------------------------------------------------------------
     def _emit(self, message: dict) -> None:

@@ -16,6 +16,8 @@ class AppSettings:
     """SQLite project file; default: next to the data, or in the user data folder for samples."""
     engine: str = "auto"
     checkpoint: Path | None = None
+    models_dir: Path | None = None
+    """Fine-tuned model versions (``gazeseg finetune``) the app can switch to; default: PROJECT's folder/models."""
     host: str = "127.0.0.1"
     port: int = 8765
     token: str | None = None

@@ -70,3 +70,36 @@ def save_version(root: str | Path, write_checkpoint: Any, meta: dict[str, Any], 
     meta = {**meta, "version": directory.name, "checkpoint": checkpoint_name, "created_unix": time.time()}
     (directory / META_NAME).write_text(json.dumps(meta, indent=2, default=float))
     return ModelVersion(directory.name, directory, path, meta)
+
+
+def version_engine_name(version: ModelVersion) -> str:
+    """'sam', 'sam2' or 'classic': the family a version was trained for (old SAM versions lack the field)."""
+    name = str(version.meta.get("engine", "sam"))
+    if name not in ("sam", "sam2", "classic"):
+        raise InputError(f"model version {version.name}: unknown engine '{name}' in {version.directory / META_NAME}")
+    return name
+
+
+def engine_for_version(version: ModelVersion) -> Any:
+    """Load a version through the normal loaders: SAM / SAM 2 checkpoints, classic parameters JSON."""
+    from gazeseg.engines.registry import create_engine
+
+    if not version.checkpoint.is_file():
+        raise InputError(f"model version {version.name}: its file {version.checkpoint} is missing; pick another version")
+    name = version_engine_name(version)
+    if name == "classic":
+        from gazeseg.engines.classic import ClassicEngine
+        from gazeseg.learn.classic_tuner import load_params
+
+        return ClassicEngine(load_params(version.checkpoint))
+    return create_engine(name, checkpoint=version.checkpoint)
+
+
+def describe(version: ModelVersion) -> dict[str, Any]:
+    """What the app's model menu shows for a version (JSON-ready)."""
+    before, after = version.meta.get("before", {}), version.meta.get("after", {})
+    return {
+        "name": version.name, "engine": version.meta.get("engine", "sam"), "parent": version.meta.get("parent"),
+        "created_unix": version.meta.get("created_unix"), "n_train": version.meta.get("n_train"),
+        "val_iou_before": before.get("val_iou"), "val_iou_after": after.get("val_iou"),
+    }

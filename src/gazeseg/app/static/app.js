@@ -106,6 +106,27 @@ async function refreshLabels() {
   if (keep) sel.value = keep;
 }
 
+async function refreshModels(listing) {
+  const m = listing || await api("/api/models");
+  const sel = $("model");
+  sel.innerHTML = "";
+  const base = document.createElement("option"); base.value = "base"; base.textContent = `base (${m.base.engine})`; sel.appendChild(base);
+  m.versions.forEach((v) => {
+    const o = document.createElement("option"); o.value = v.name;
+    const iou = v.val_iou_after == null ? "" : ` val IoU ${(+v.val_iou_before).toFixed(2)}→${(+v.val_iou_after).toFixed(2)}`;
+    o.textContent = `${v.name} (${v.engine})${iou}`; sel.appendChild(o);
+  });
+  sel.value = m.active;
+}
+
+async function switchModel(name) {
+  status(`loading model ${name}…`);
+  const listing = await api("/api/models", { version: name });
+  await refreshModels(listing);
+  S.preview = null; draw();
+  status(`model: ${listing.active}`);
+}
+
 async function openItem(id, slice, window) {
   const it = S.items.find((i) => i.id === id);
   if (!it) return;
@@ -383,6 +404,7 @@ $("accept").onclick = accept; $("reject").onclick = reject; $("undo").onclick = 
 $("prev").onclick = () => step(-1); $("next").onclick = () => step(1); $("export").onclick = exportAll;
 $("carry").onclick = () => carry(1); $("calibrate").onclick = calibrate; $("retina").onclick = findLesions;
 $("source").onchange = (e) => setSource(e.target.value);
+$("model").onchange = (e) => switchModel(e.target.value);
 $("trace").onchange = draw;
 $("slice").oninput = (e) => gotoSlice(+e.target.value);
 $("window").onchange = (e) => { S.window = e.target.value; openItem(S.item.id, S.slice, S.window); };
@@ -399,7 +421,7 @@ window.addEventListener("resize", () => { fit(); draw(); });
 
 (async function start() {
   connect();
-  await Promise.all([refreshItems(), refreshLabels()]);
+  await Promise.all([refreshItems(), refreshLabels(), refreshModels()]);
   const state = await api("/api/state");
   const r = state.restore;
   if (r && S.items.some((i) => i.id === r.item)) { S.window = r.window || ""; await openItem(r.item, r.slice, S.window); }
