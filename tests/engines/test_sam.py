@@ -13,7 +13,7 @@ from gazeseg.engines.cache import EmbeddingCache  # noqa: E402
 from gazeseg.engines.registry import create_engine  # noqa: E402
 from gazeseg.io.images import load_image  # noqa: E402
 
-from tiny_models import save_tiny_sam  # noqa: E402
+from tiny_models import PROMPTS, save_tiny_sam  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -52,14 +52,6 @@ def test_embedding_cache_round_trip(checkpoint, image, tmp_path):
     again = EmbeddingCache(disk_dir=tmp_path).get_or_embed(engine, image)
     prompts = PromptSet(points_xy=np.array([[100.0, 100.0]]), labels=np.array([1]))
     np.testing.assert_array_equal(engine.predict(first, prompts).low_res_logits, engine.predict(again, prompts).low_res_logits)
-
-
-PROMPTS = {
-    "point": PromptSet(points_xy=np.array([[140.0, 200.0]]), labels=np.array([1])),
-    "points": PromptSet(points_xy=np.array([[140.0, 200.0], [20.0, 20.0], [200.0, 300.0]]), labels=np.array([1, 0, 1])),
-    "box": PromptSet(box_xyxy=np.array([20.0, 30.0, 250.0, 380.0])),
-    "box+point": PromptSet(points_xy=np.array([[140.0, 200.0]]), labels=np.array([0]), box_xyxy=np.array([20.0, 30.0, 250.0, 380.0])),
-}
 
 
 def official_decoder(engine, embedding, prompts, multimask):

@@ -13,7 +13,7 @@ from gazeseg.engines.cache import EmbeddingCache  # noqa: E402
 from gazeseg.engines.registry import create_engine  # noqa: E402
 from gazeseg.io.images import load_image  # noqa: E402
 
-from tiny_models import save_tiny_sam, save_tiny_sam2  # noqa: E402
+from tiny_models import PROMPTS, save_tiny_sam, save_tiny_sam2  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -37,14 +37,6 @@ def test_tiny_sam2_through_engine_and_cache(checkpoint, data_dir, tmp_path):
     assert fed.masks.shape == (1, *image.shape[:2])
     boxed = engine.predict(embedding, PromptSet(box_xyxy=np.array([20.0, 30.0, 250.0, 380.0])), multimask=False)
     assert boxed.masks.shape[0] == 1
-
-
-PROMPTS = {
-    "point": PromptSet(points_xy=np.array([[140.0, 200.0]]), labels=np.array([1])),
-    "points": PromptSet(points_xy=np.array([[140.0, 200.0], [20.0, 20.0], [200.0, 300.0]]), labels=np.array([1, 0, 1])),
-    "box": PromptSet(box_xyxy=np.array([20.0, 30.0, 250.0, 380.0])),
-    "box+point": PromptSet(points_xy=np.array([[140.0, 200.0]]), labels=np.array([0]), box_xyxy=np.array([20.0, 30.0, 250.0, 380.0])),
-}
 
 
 def official_predict(engine, embedding, prompts, multimask):

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from gazeseg.core.types import PromptSet
+
+PROMPTS = {
+    "point": PromptSet(points_xy=np.array([[140.0, 200.0]]), labels=np.array([1])),
+    "points": PromptSet(points_xy=np.array([[140.0, 200.0], [20.0, 20.0], [200.0, 300.0]]), labels=np.array([1, 0, 1])),
+    "box": PromptSet(box_xyxy=np.array([20.0, 30.0, 250.0, 380.0])),
+    "box+point": PromptSet(points_xy=np.array([[140.0, 200.0]]), labels=np.array([0]), box_xyxy=np.array([20.0, 30.0, 250.0, 380.0])),
+}
+"""Every kind of prompt the decoders take, on the 'teddy' GrabCut image (engine-equality tests)."""
+
 
 def save_tiny_sam(path: Path, seed: int = 0) -> Path:
     import torch

@@ -29,14 +29,18 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 
-class _FewToManyAttention(nn.Module):
-    """``Attention(q=tokens, k=image+pe, v=image)`` with the image projections moved onto tokens."""
+class _ReassociatedAttention(nn.Module):
+    """An official ``Attention`` module (its weights), evaluated in a re-associated order."""
 
     def __init__(self, attention: nn.Module) -> None:
         super().__init__()
         self.a = attention
         self.heads = attention.num_heads
         self.d = attention.internal_dim // attention.num_heads
+
+
+class _FewToManyAttention(_ReassociatedAttention):
+    """``Attention(q=tokens, k=image+pe, v=image)`` with the image projections moved onto tokens."""
 
     def forward(self, q_tokens: Tensor, k_image: Tensor, v_image: Tensor) -> Tensor:
         a, h, d = self.a, self.heads, self.d
@@ -53,14 +57,8 @@ class _FewToManyAttention(nn.Module):
         return a.out_proj(out.transpose(0, 1).reshape(t, h * d))
 
 
-class _ManyToFewAttention(nn.Module):
+class _ManyToFewAttention(_ReassociatedAttention):
     """``Attention(q=image+pe, k=tokens+pe, v=tokens)`` with the image projections moved onto tokens."""
-
-    def __init__(self, attention: nn.Module) -> None:
-        super().__init__()
-        self.a = attention
-        self.heads = attention.num_heads
-        self.d = attention.internal_dim // attention.num_heads
 
     def forward(self, q_image: Tensor, k_tokens: Tensor, v_tokens: Tensor) -> Tensor:
         a, h, d = self.a, self.heads, self.d
