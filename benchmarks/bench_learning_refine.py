@@ -1,9 +1,12 @@
 """Learning curve of the weight-free engine + SAM fine-tune step speed.
 
-Simulated users accept masks (ground truth stands in) on the first n images of a shuffled folder;
-a ``RefinedEngine(classic, PixelRefiner)`` learns from them; the click protocol (mIoU@1, NoC@90)
-runs on held-out images that no n ever sees. Then, with random weights (plumbing and speed only),
-the time of one SAM decoder fine-tune step on CPU (the decoder is the same for ViT-B/L/H).
+Simulated users accept masks (ground truth stands in) on the first n images of a shuffled folder
+(nested: n=10 sees the n=5 images and five more); a learner adapts the classic engine from them;
+the click protocol (mIoU@1, NoC@90) runs on held-out images that no n ever sees, the same for
+every n. Learners: ``tuner`` (``classic_tuner``: the engine's own prompt-time parameters, chosen
+by replaying clicks on the accepted masks) and ``refiner`` (``RefinedEngine(classic,
+PixelRefiner)``, a per-pixel corrector). Then, with random weights (plumbing and speed only), the
+time of one SAM decoder fine-tune step on CPU (the decoder is the same for ViT-B/L/H).
 
     python benchmarks/bench_learning_refine.py --data ../shared/data/grabcut --ns 0 5 10 20 --heldout 12
 """
@@ -24,6 +27,48 @@ from gazeseg.eval.datasets import load_dataset
 from gazeseg.learn.refine import PixelRefiner, RefinedEngine
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def tuner_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: int, clicks: int = 3) -> dict:
+    """The classic engine with parameters tuned on the first n accepted masks, on held-out objects."""
+    import dataclasses
+
+    from gazeseg.engines.classic import ClassicEngine
+    from gazeseg.learn.classic_tuner import tune_classic
+
+    objects = load_dataset(data)
+    order = np.random.default_rng(seed).permutation(len(objects))
+    test = [objects[i] for i in order[-heldout:]]
+    pool = [objects[i] for i in order[: len(objects) - heldout]]
+    if max(ns) > len(pool):
+        raise SystemExit(f"--ns: at most {len(pool)} training images with --heldout {heldout}")
+    base = ClassicEngine()
+    test_items = []
+    for obj in tqdm(test, desc="embed held-out"):
+        gt, ignore = obj.load()
+        test_items.append((obj.name, base.embed(obj.load_image()), gt, ignore))
+    train = []
+    for obj in pool[: max(ns)]:
+        gt, ignore = obj.load()
+        train.append((obj.load_image(), gt, ignore))
+    rows, curves = [], {}
+    for n in sorted(ns):
+        start = time.perf_counter()
+        chosen = train[:n]
+        result = tune_classic([t[0] for t in chosen], [t[1] for t in chosen], [t[2] for t in chosen], clicks=clicks, progress=True)
+        learn_s = time.perf_counter() - start
+        engine = ClassicEngine(result.params)
+        traces = [run_click_protocol(engine, dataclasses.replace(emb, model_id=engine.model_id), gt, ignore, max_clicks=max_clicks)
+                  for _, emb, gt, ignore in tqdm(test_items, desc=f"clicks n={n}", leave=False)]
+        summary = summarize(traces, max_clicks)
+        summary.update(n=n, fitted=bool(n), learn_seconds=learn_s, changes={k: str(v) for k, v in result.changes().items()},
+                       train_score=result.score, train_default_score=result.default_score)
+        rows.append(summary)
+        curves[n] = miou_curve(traces, max_clicks).tolist()
+        print(f"n={n:3d}  mIoU@1 {summary['miou@1']:.3f}  mIoU@5 {summary['miou@5']:.3f}  NoC@90 {summary['noc@90']:.2f}  "
+              f"failures {summary['failures@90']}  learn {learn_s:.0f} s  changes {summary['changes']}", flush=True)
+    return {"data": str(data), "learner": "tuner", "heldout": [t[0] for t in test_items], "max_clicks": max_clicks,
+            "rows": rows, "curves": curves}
 
 
 def learning_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: int) -> dict:
@@ -55,40 +100,54 @@ def learning_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, see
         curves[n] = miou_curve(traces, max_clicks).tolist()
         print(f"n={n:3d}  mIoU@1 {summary['miou@1']:.3f}  mIoU@5 {summary['miou@5']:.3f}  NoC@90 {summary['noc@90']:.2f}  "
               f"failures {summary['failures@90']}  {summary['seconds_per_click']:.2f} s/click  learn {learn_s:.0f} s")
-    return {"data": str(data), "heldout": [t[0] for t in test_items], "max_clicks": max_clicks, "rows": rows, "curves": curves}
+    return {"data": str(data), "learner": "refiner", "heldout": [t[0] for t in test_items], "max_clicks": max_clicks,
+            "rows": rows, "curves": curves}
 
 
 def sam_step_speed(steps: int) -> dict:
+    """Time of one prompt-side fine-tune step (SAM and SAM 2) on cached-size random features."""
     import torch
 
+    from gazeseg.engines.base import Embedding
     from gazeseg.engines.sam import SamEngine, build_sam_model
+    from gazeseg.engines.sam2 import Sam2Engine, build_sam2_model
     from gazeseg.learn.data import TrainingSample, resample_prompts
-    from gazeseg.learn.sam_finetune import _losses, _Prepared
+    from gazeseg.learn.sam2_finetune import Sam2Adapter
+    from gazeseg.learn.sam_finetune import SamAdapter, _losses, _Prepared
 
     torch.manual_seed(0)
-    engine = SamEngine(build_sam_model("tiny"), model_id="sam-speed")
     mask = np.zeros((768, 1024), bool)
     mask[200:500, 300:700] = True
     sample = TrainingSample(prompts=resample_prompts(mask, np.random.default_rng(0)), mask=mask, image=np.zeros((8, 8, 3), np.uint8))
-    emb = type("E", (), {"image_hw": (768, 1024)})()
-    item = _Prepared(sample, torch.randn(256, 64, 64).numpy(), (768, 1024), emb)
-    params = [*engine.model.prompt_encoder.parameters(), *engine.model.mask_decoder.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=1e-4)
-    rng = np.random.default_rng(0)
-    times = []
-    for i in range(steps + 2):
-        prompts = resample_prompts(mask, rng)
-        start = time.perf_counter()
-        loss, _ = _losses(engine, item, prompts, 20.0)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if i >= 2:  # warm-up
-            times.append(time.perf_counter() - start)
-    n_params = sum(p.numel() for p in params)
-    out = {"steps": steps, "threads": torch.get_num_threads(), "trainable_params": n_params,
-           "step_ms_median": 1000 * float(np.median(times)), "step_ms_p90": 1000 * float(np.percentile(times, 90))}
-    print(f"SAM decoder fine-tune step: {out['step_ms_median']:.0f} ms median ({n_params / 1e6:.2f} M trainable, {out['threads']} threads)")
+    emb_sam = Embedding("speed", "x", (768, 1024), {"features": np.random.randn(256, 64, 64).astype(np.float32), "input_hw": np.array([768, 1024])})
+    emb_sam2 = Embedding("speed", "x", (768, 1024), {
+        "image_embed": np.random.randn(256, 64, 64).astype(np.float32),
+        "high_res_0": np.random.randn(32, 256, 256).astype(np.float32), "high_res_1": np.random.randn(64, 128, 128).astype(np.float32)})
+    adapters = {
+        "sam": (SamAdapter(SamEngine(build_sam_model("tiny"), model_id="sam-speed")), emb_sam),
+        "sam2": (Sam2Adapter(Sam2Engine(build_sam2_model("tiny"), model_id="sam2-speed", arch="tiny")), emb_sam2),
+    }
+    out: dict = {"steps": steps, "threads": torch.get_num_threads()}
+    for name, (adapter, emb) in adapters.items():
+        features, target = adapter.prepare(emb, mask)
+        item = _Prepared(sample, features, target, emb)
+        params = adapter.parameters()
+        optimizer = torch.optim.AdamW(params, lr=1e-4)
+        rng = np.random.default_rng(0)
+        times = []
+        for i in range(steps + 2):
+            prompts = resample_prompts(mask, rng)
+            start = time.perf_counter()
+            loss, _ = _losses(adapter, item, prompts, 20.0)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if i >= 2:  # warm-up
+                times.append(time.perf_counter() - start)
+        n_params = sum(p.numel() for p in params)
+        out[name] = {"trainable_params": n_params, "step_ms_median": 1000 * float(np.median(times)),
+                     "step_ms_p90": 1000 * float(np.percentile(times, 90))}
+        print(f"{name} decoder fine-tune step: {out[name]['step_ms_median']:.0f} ms median ({n_params / 1e6:.2f} M trainable, {out['threads']} threads)")
     return out
 
 
@@ -109,8 +168,10 @@ def write_report(result: dict, out: Path) -> None:
                      f"{r['seconds_per_click']:.2f} | {r['learn_seconds']:.0f} |")
     if result.get("sam"):
         s = result["sam"]
-        lines += ["", f"SAM decoder fine-tune step (random weights, CPU, {s['threads']} threads): "
-                  f"{s['step_ms_median']:.0f} ms median, {s['step_ms_p90']:.0f} ms p90, {s['trainable_params'] / 1e6:.2f} M trainable parameters."]
+        for name in ("sam", "sam2"):
+            t = s[name]
+            lines += ["", f"{name.upper()} prompt-side fine-tune step (random weights, CPU, {s['threads']} threads): "
+                      f"{t['step_ms_median']:.0f} ms median, {t['step_ms_p90']:.0f} ms p90, {t['trainable_params'] / 1e6:.2f} M trainable parameters."]
     lines += ["", "![learning curve](learning_curve.png)"]
     (out / "learning.md").write_text("\n".join(lines) + "\n")
     rows = result["curve"]["rows"]
@@ -136,10 +197,12 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=12)
     parser.add_argument("--max-clicks", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--learner", choices=["tuner", "refiner"], default="tuner")
     parser.add_argument("--sam-steps", type=int, default=10, help="0 skips the SAM speed part")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "learning")
     args = parser.parse_args()
-    result = {"curve": learning_curve(args.data, args.ns, args.heldout, args.max_clicks, args.seed)}
+    curve = tuner_curve if args.learner == "tuner" else learning_curve
+    result = {"curve": curve(args.data, args.ns, args.heldout, args.max_clicks, args.seed)}
     result["sam"] = sam_step_speed(args.sam_steps) if args.sam_steps else None
     write_report(result, args.out)
 

@@ -19,6 +19,13 @@ def test_finetune_classic_from_a_project(tmp_path, data_dir, capsys):
     assert main(["finetune", str(tmp_path / "project.sqlite"), "--engine", "classic"]) == 0
     assert (tmp_path / "models" / "classic-selector-v1.pkl").stat().st_size > 0
     assert "3 accepted masks" in capsys.readouterr().out
+    # the tuned parameters are a version the app can switch to, with held-out before/after
+    from gazeseg.learn.versions import engine_for_version, list_versions
+
+    (version,) = list_versions(tmp_path / "models")
+    assert version.meta["engine"] == "classic" and version.meta["n_val"] == 1
+    assert 0 <= version.meta["before"]["val_iou"] <= 1 and 0 <= version.meta["after"]["val_iou"] <= 1
+    assert engine_for_version(version).name == "classic"
 
 
 def test_finetune_explains_empty_and_missing_projects(tmp_path, capsys):

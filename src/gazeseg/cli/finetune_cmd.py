@@ -3,8 +3,9 @@
 ``--engine sam`` / ``sam2``: fine-tune the prompt encoder + mask decoder (image encoder frozen,
 embeddings from the cache, so it runs on a CPU) into numbered versions OUT/v001, v002, ... with
 metadata; open the app with ``--checkpoint OUT/vNNN/model.pth`` (SAM 2: ``sam2-model.pt``) or
-switch to a version inside the app. ``--engine classic``: train the candidate selector of the
-weight-free engine (``models/classic-selector-vN.pkl``).
+switch to a version inside the app. ``--engine classic``: tune the weight-free engine's prompt-time
+parameters into a version (``classic-params.json``, see ``learn.classic_tuner``) and refit its
+candidate selector (``models/classic-selector-vN.pkl``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ import argparse
 import json
 import pickle
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gazeseg.core.errors import InputError
+
+if TYPE_CHECKING:
+    from gazeseg.store import ProjectStore
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--clicks", type=int, default=3, help="classic: simulated clicks replayed per accepted mask when tuning")
     p.add_argument("--out", type=Path, default=None, help="versions folder (default: the project's folder/models)")
     p.add_argument("--list", action="store_true", help="only list the SAM versions in --out")
     p.set_defaults(func=run)
@@ -65,33 +71,55 @@ def run(args: argparse.Namespace) -> int:
             name = "classic"
     if name in ("sam", "sam2"):
         return _finetune_sam(args, out, name)
+    return _finetune_classic(args, store, out)
+
+
+def _finetune_classic(args: argparse.Namespace, store: ProjectStore, out: Path) -> int:
+    """Tune the classic engine's prompt-time parameters into a version; refit the candidate selector."""
     from gazeseg.app.catalog import Catalog
-    from gazeseg.engines.registry import create_engine
+    from gazeseg.core.types import PromptSet
+    from gazeseg.engines.classic import ClassicEngine
+    from gazeseg.eval.clicks import interior_point
+    from gazeseg.eval.metrics import iou
+    from gazeseg.learn.classic_tuner import save_params, score_params, tune_classic
+    from gazeseg.learn.data import data_hash, samples_from_project, split
+    from gazeseg.learn.selector import CandidateSelector, candidate_features
+    from gazeseg.learn.versions import save_version
 
-    engine = create_engine("classic")
+    samples = samples_from_project(args.project)
+    if not samples:
+        raise InputError(f"finetune: {args.project} has no accepted masks with a readable image; accept some masks in the app first")
+    train, val = split(samples, args.val_fraction)
+    result = tune_classic([s.image for s in train], [s.mask for s in train], clicks=args.clicks, progress=True)
+    before = {"train_iou": result.default_score}
+    after = {"train_iou": result.score}
+    if val:  # held-out masks: the same simulated session, defaults vs tuned
+        before["val_iou"] = score_params(ClassicEngine().params, [s.image for s in val], [s.mask for s in val], clicks=args.clicks)
+        after["val_iou"] = score_params(result.params, [s.image for s in val], [s.mask for s in val], clicks=args.clicks)
+    meta = {"engine": "classic", "parent": "defaults", "project": str(args.project), "data_hash": data_hash(samples),
+            "n_train": len(train), "n_val": len(val), "before": before, "after": after,
+            "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in result.changes().items()},
+            "config": {"clicks": args.clicks, "val_fraction": args.val_fraction}}
+    version = save_version(out, lambda path: save_params(result.params, path), meta, checkpoint_name="classic-params.json")
+    print(json.dumps({"version": version.name, "engine": "classic", "checkpoint": str(version.checkpoint),
+                      "changes": meta["changes"], "before": before, "after": after}, indent=2, default=str))
+
+    engine = ClassicEngine()
     catalog = Catalog(store)
-    models = out
-    if engine.name == "classic":
-        from gazeseg.core.types import PromptSet
-        from gazeseg.eval.clicks import interior_point
-        from gazeseg.eval.metrics import iou
-        from gazeseg.learn.selector import CandidateSelector, candidate_features
-
-        feats, ious = [], []
-        for row in store.masks():
-            mask = store.decode(row)
-            embedding = engine.embed(catalog.rgb(row.item_id, row.slice_index))
-            pred = engine.predict(embedding, PromptSet(points_xy=np.array([interior_point(mask)]), labels=np.array([1])))
-            feats.append(candidate_features(pred.masks, pred.scores))
-            ious.append(np.array([iou(m, mask) for m in pred.masks]))
-        selector = CandidateSelector().fit(feats, ious)
-        models.mkdir(parents=True, exist_ok=True)
-        version = 1 + len(list(models.glob("classic-selector-v*.pkl")))
-        path = models / f"classic-selector-v{version}.pkl"
-        path.write_bytes(pickle.dumps(selector.model))
-        print(f"trained the classic candidate selector on {len(feats)} accepted masks -> {path}")
-        return 0
-    raise InputError(f"finetune: engine '{engine.name}' cannot be fine-tuned here; use --engine sam, sam2 or classic")
+    feats, ious = [], []
+    for row in store.masks():
+        mask = store.decode(row)
+        embedding = engine.embed(catalog.rgb(row.item_id, row.slice_index))
+        pred = engine.predict(embedding, PromptSet(points_xy=np.array([interior_point(mask)]), labels=np.array([1])))
+        feats.append(candidate_features(pred.masks, pred.scores))
+        ious.append(np.array([iou(m, mask) for m in pred.masks]))
+    selector = CandidateSelector().fit(feats, ious)
+    out.mkdir(parents=True, exist_ok=True)
+    number = 1 + len(list(out.glob("classic-selector-v*.pkl")))
+    path = out / f"classic-selector-v{number}.pkl"
+    path.write_bytes(pickle.dumps(selector.model))
+    print(f"trained the classic candidate selector on {len(feats)} accepted masks -> {path}")
+    return 0
 
 
 def _finetune_sam(args: argparse.Namespace, out: Path, family: str) -> int:

@@ -60,6 +60,32 @@ def session_score(engine: Any, embedding: Any, mask: np.ndarray, ignore: np.ndar
     return float(np.mean(ious))
 
 
+def score_params(
+    params: Any,
+    images: Sequence[Any],
+    masks: Sequence[np.ndarray],
+    ignores: Sequence[np.ndarray | None] | None = None,
+    *,
+    clicks: int = 3,
+) -> float:
+    """Mean session IoU of the classic engine with ``params`` over (image or embedding, mask) pairs.
+
+    Embeddings made with other prompt-time parameters are reused (same working image).
+    """
+    from gazeseg.engines.base import Embedding
+    from gazeseg.engines.classic import ClassicEngine
+
+    engine = ClassicEngine(params)
+    ignores = list(ignores) if ignores is not None else [None] * len(masks)
+    total = []
+    for image, mask, ignore in zip(images, masks, ignores, strict=True):
+        emb = image if isinstance(image, Embedding) else engine.embed(image)
+        # only prompt-time knobs differ between candidates: the working image is the same
+        emb = dataclasses.replace(emb, model_id=engine.model_id)
+        total.append(session_score(engine, emb, np.asarray(mask, bool), ignore, clicks))
+    return float(np.mean(total)) if total else float("nan")
+
+
 def tune_classic(
     images: Sequence[np.ndarray],
     masks: Sequence[np.ndarray],
@@ -93,17 +119,10 @@ def tune_classic(
         raise InputError("tune_classic: an accepted mask is empty; drop it")
     if not masks:
         return TuneResult(base, float("nan"), float("nan"))
-    embedder = ClassicEngine(base)
-    embeddings = [embedder.embed(img) for img in images]
+    embeddings = [ClassicEngine(base).embed(img) for img in images]
 
     def score(params: ClassicParams) -> float:
-        engine = ClassicEngine(params)
-        total = []
-        for emb, mask, ignore in zip(embeddings, masks, ignores, strict=True):
-            # same working image for every candidate: only prompt-time knobs differ
-            emb = dataclasses.replace(emb, model_id=engine.model_id)
-            total.append(session_score(engine, emb, mask, ignore, clicks))
-        return float(np.mean(total))
+        return score_params(params, embeddings, masks, ignores, clicks=clicks)
 
     best = base
     best_score = default_score = score(base)
