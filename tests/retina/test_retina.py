@@ -41,8 +41,8 @@ def test_saliency_peaks_find_most_microaneurysms(idrid):
     from scipy import ndimage as ndi
 
     image, gt, view = idrid
-    saliency = ma_saliency(view, vesselness(view))
-    points = salient_points(saliency, view.fov, unit=view.unit, threshold=0.1, max_points=400)
+    saliency = ma_saliency(view)
+    points = salient_points(saliency, view.fov, unit=view.unit, threshold=0.3, max_points=400)
     small = cv2.resize(gt.astype(np.uint8), (saliency.shape[1], saliency.shape[0]), interpolation=cv2.INTER_AREA) > 0
     labels, n = ndi.label(small)
     found = {labels[int(y), int(x)] for x, y, _ in points} - {0}

@@ -19,11 +19,13 @@ class FilterRules:
     """Smallest equivalent diameter in FOV/1000 units; one unit is about 12 um (a 45 deg field is ~12 mm)."""
     max_diameter_units: float = 12.0
     """MAs are at most ~125 um across (ETDRS), about 10 units; a little slack for the mask's edge."""
-    min_roundness: float = 0.45
-    """4*pi*area/perimeter^2 of the mask (1 = disc)."""
+    min_roundness: float = 0.35
+    """4*pi*area/perimeter^2 of the mask (1 = disc); small masks' pixel outlines read ~0.6-0.9."""
     min_contrast: float = 4.0
     """Green-channel darkness against a surrounding ring, in grey levels of the CLAHE image."""
-    max_vessel_overlap: float = 0.35
+    max_vessel_overlap: float = 0.7
+    """Fraction of the mask on the vessel map; MAs sit on capillaries beside vessels, and the
+    vessel map (12 % of the FOV) is wider than the vessels, so only masks mostly on it go."""
     disc_margin: float = 1.3
 
 
@@ -40,14 +42,17 @@ class Candidate:
     features: dict[str, float] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
     score: float = 0.0
+    weight: np.ndarray | None = None
+    """Float32 per-pixel weights (0..1) of the crop for the score map; None: the mask."""
 
     @property
     def kept(self) -> bool:
         return not self.reasons
 
 
-def measure(candidate: Candidate, green_full_crop: np.ndarray, vessel_crop: np.ndarray, unit_full: float) -> dict[str, float]:
-    """Size, roundness, contrast and vessel overlap of a candidate mask (full-res crop)."""
+def measure(candidate: Candidate, green_full_crop: np.ndarray, vessel_crop: np.ndarray, unit_full: float, *, red_full_crop: np.ndarray | None = None) -> dict[str, float]:
+    """Size, roundness, contrast (green and, given the red channel, red) and vessel overlap of a
+    candidate mask (full-res crop)."""
     m = candidate.mask.astype(np.uint8)
     area = float(m.sum())
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
@@ -55,7 +60,12 @@ def measure(candidate: Candidate, green_full_crop: np.ndarray, vessel_crop: np.n
     ring = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))).astype(bool) & ~m.astype(bool)
     inside = float(green_full_crop[m.astype(bool)].mean()) if area else 0.0
     outside = float(np.median(green_full_crop[ring])) if ring.any() else inside
+    red = 0.0
+    if red_full_crop is not None and area:
+        red_inside = float(red_full_crop[m.astype(bool)].mean())
+        red = (float(np.median(red_full_crop[ring])) if ring.any() else red_inside) - red_inside
     return {
+        "red_contrast": red,
         "diameter_units": float(2 * np.sqrt(area / np.pi) / unit_full) if area else 0.0,
         "roundness": float(min(1.0, 4 * np.pi * area / perimeter**2)) if area else 0.0,
         "contrast": outside - inside,

@@ -23,9 +23,11 @@ from gazeseg.retina.disc import OpticDisc, find_optic_disc
 from gazeseg.retina.filters import Candidate, FilterRules, apply_rules, measure
 from gazeseg.retina.preprocess import FundusView, prepare
 from gazeseg.retina.saliency import ma_saliency, salient_points
+from gazeseg.retina.segment import BlobMask, blob_mask
 from gazeseg.retina.vessels import vessel_mask, vesselness
 
 MODES = ("grid", "saliency", "saliency+filter")
+SEGMENTERS = ("contrast", "engine")
 
 
 @dataclass
@@ -33,7 +35,8 @@ class RetinaResult:
     lesion_mask: np.ndarray
     """Bool (H, W) at full resolution: kept lesions."""
     score_map: np.ndarray
-    """Float32 (H, W): each candidate's score over its mask (0 elsewhere), for AUPR."""
+    """Float32 (H, W) in 0..1: each lesion's score over its extent, weighted per pixel by its
+    darkness relative to the lesion's darkest point (0 where no lesion was proposed), for AUPR."""
     candidates: list[Candidate]
     gaze_map: np.ndarray
     """Analysis-resolution gaze heat map (0..1)."""
@@ -57,14 +60,30 @@ class RetinaPipeline:
     region_level: float = 0.15
     crop_units: float = 24.0
     grid_step_units: float = 30.0
-    saliency_threshold: float = 0.12
+    saliency_threshold: float = 0.3
     max_candidates: int = 300
     engine_side: int = 256
     """Crops are enlarged to this many pixels before the engine sees them."""
+    segmenter: str = "contrast"
+    """Lesion masks in the saliency modes: ``contrast`` (the blob at half its local contrast,
+    ``segment.blob_mask``; fast, fits 10-25 px spots) or ``engine`` (the engine prompted with the
+    point, as GlanceSeg does with SAM). The grid baseline always prompts the engine."""
+    blob_level: float = 0.5
+    """Contrast segmenter: the mask is the blob at this fraction of its peak darkness."""
+    paint_radius_units: float = 8.0
+    """The score map paints a candidate within this radius of its darkest point."""
+    min_distance_units: float = 2.5
+    """Saliency maxima closer than this merge (MAs come in clusters a few units apart)."""
+    lesion_threshold: float = 0.6
+    """Without the filter, candidates scoring at least this are painted into the lesion mask."""
+    filter_threshold: float = 0.3
+    """With the filter, kept candidates scoring at least this (``filter_score``) are lesions."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InputError(f"retina mode: expected one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.segmenter not in SEGMENTERS:
+            raise InputError(f"retina segmenter: expected one of {', '.join(SEGMENTERS)}, got {self.segmenter!r}")
 
     def run(self, image_rgb: np.ndarray, fixations: Sequence[Fixation], *, px_per_deg: float, view: FundusView | None = None) -> RetinaResult:
         """``fixations`` and ``px_per_deg`` in full-resolution image px."""
@@ -92,8 +111,9 @@ class RetinaPipeline:
             points = np.column_stack([pts[keep], np.ones(int(keep.sum()))])[: self.max_candidates]
             saliency = None
         else:
-            saliency = ma_saliency(view, vessels_response)
-            points = salient_points(saliency, region, unit=view.unit, threshold=self.saliency_threshold, max_points=self.max_candidates)
+            saliency = ma_saliency(view)
+            points = salient_points(saliency, region, unit=view.unit, threshold=self.saliency_threshold, max_points=self.max_candidates,
+                                    min_distance_units=self.min_distance_units)
         timings["prompts"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -101,26 +121,26 @@ class RetinaPipeline:
         unit_full = view.unit / s
         half = int(round(self.crop_units * unit_full / 2))
         green_full = image_rgb[..., 1]
-        candidates = []
+        candidates: list[Candidate] = []
+        use_engine = self.mode == "grid" or self.segmenter == "engine"
         for x_a, y_a, value in points:
             x, y = x_a / s, y_a / s
             y0, x0 = max(0, int(y) - half), max(0, int(x) - half)
             y1, x1 = min(h, int(y) + half), min(w, int(x) + half)
-            crop = image_rgb[y0:y1, x0:x1]
-            # Engines work best at their own scale (SAM ~1024 px, classic ~320): enlarge the tiny crop.
-            zoom = max(1.0, self.engine_side / max(crop.shape[:2]))
-            big = cv2.resize(crop, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC) if zoom > 1 else crop
-            embedding = self.engine.embed(big)
-            point = np.array([[(x - x0) * zoom, (y - y0) * zoom]])
-            pred = self.engine.predict(embedding, PromptSet(points_xy=np.clip(point, 0, [big.shape[1] - 1, big.shape[0] - 1]), labels=np.array([1])), multimask=False)
-            mask = cv2.resize(pred.best_mask.astype(np.uint8), (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
+            if use_engine:
+                mask, engine_score = self._engine_mask(image_rgb[y0:y1, x0:x1], (x - x0, y - y0))
+                weight = None
+            else:
+                blob = blob_mask(green_full[y0:y1, x0:x1], (x - x0, y - y0), unit_px=unit_full, level=self.blob_level)
+                mask, engine_score = blob.mask, 1.0
+                weight = self._pixel_weight(blob, unit_full)
             if not mask.any():
                 continue
-            cand = Candidate(x, y, mask, (y0, x0, y1, x1), float(value), float(pred.scores[pred.best_index]))
+            cand = Candidate(x, y, mask, (y0, x0, y1, x1), float(value), float(engine_score), weight=weight)
             cand.features["gaze"] = float(heat[min(int(y_a), heat.shape[0] - 1), min(int(x_a), heat.shape[1] - 1)])
             vessel_crop = cv2.resize(vessels[int(y0 * s) : max(int(y1 * s), int(y0 * s) + 1), int(x0 * s) : max(int(x1 * s), int(x0 * s) + 1)].astype(np.uint8),
                                      (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST).astype(float)
-            cand.features.update(measure(cand, green_full[y0:y1, x0:x1].astype(np.float32), vessel_crop, unit_full))
+            cand.features.update(measure(cand, green_full[y0:y1, x0:x1].astype(np.float32), vessel_crop, unit_full, red_full_crop=image_rgb[y0:y1, x0:x1, 0].astype(np.float32)))
             in_disc = bool(disc.contains(np.array(x * s), np.array(y * s)))
             cand.features["in_disc"] = float(in_disc)
             candidates.append(cand)
@@ -128,10 +148,34 @@ class RetinaPipeline:
         lesion_mask, score_map = self.assemble(candidates, (h, w))
         return RetinaResult(lesion_mask, score_map, candidates, heat, region, disc, timings)
 
+    def _pixel_weight(self, blob: BlobMask, unit_full: float) -> np.ndarray:
+        """Score-map weights of a contrast blob: 0.5 at its edge to 1 at its darkest point, over the
+        mask grown by one unit (annotators draw MAs a little wider than their half-contrast
+        outline), and only near the core: an MA is at most ~12 units across, so a blob leaking
+        into a vessel or a haemorrhage is painted near its core only (its mask stays whole, for
+        the size rule)."""
+        k = 2 * max(1, int(round(unit_full))) + 1
+        grown = cv2.dilate(blob.mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(bool)
+        rr, cc = np.ogrid[: grown.shape[0], : grown.shape[1]]
+        core = (rr - blob.peak_rc[0]) ** 2 + (cc - blob.peak_rc[1]) ** 2 <= (self.paint_radius_units * unit_full) ** 2
+        relative = np.clip(blob.darkness / max(blob.peak, 1e-6), 0, 1)
+        return np.where(grown & core, 0.5 + 0.5 * relative, 0).astype(np.float32)
+
+    def _engine_mask(self, crop: np.ndarray, point_xy: tuple[float, float]) -> tuple[np.ndarray, float]:
+        # Engines work best at their own scale (SAM ~1024 px, classic ~320): enlarge the tiny crop.
+        zoom = max(1.0, self.engine_side / max(crop.shape[:2]))
+        big = cv2.resize(crop, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC) if zoom > 1 else crop
+        embedding = self.engine.embed(big)
+        point = np.array([[point_xy[0] * zoom, point_xy[1] * zoom]])
+        prompts = PromptSet(points_xy=np.clip(point, 0, [big.shape[1] - 1, big.shape[0] - 1]), labels=np.array([1]))
+        pred = self.engine.predict(embedding, prompts, multimask=False)
+        mask = cv2.resize(pred.best_mask.astype(np.uint8), (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
+        return mask, float(pred.scores[pred.best_index])
+
     def assemble(self, candidates: list[Candidate], image_hw: tuple[int, int], mode: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Score (and, with the filter, prune) candidates; paint the lesion mask and score map.
 
-        Separate from ``run`` so the saliency modes can share one (costly) segmentation pass.
+        Separate from ``run`` so the saliency modes can share one segmentation pass.
         """
         mode = mode or self.mode
         lesion_mask = np.zeros(image_hw, bool)
@@ -143,20 +187,30 @@ class RetinaPipeline:
                 continue
             y0, x0, y1, x1 = c.box
             region_scores = score_map[y0:y1, x0:x1]
-            np.maximum(region_scores, np.where(c.mask, c.score, 0), out=region_scores)
-            if mode == "saliency+filter":
+            pixel = c.weight if c.weight is not None else c.mask.astype(np.float32)
+            np.maximum(region_scores, c.score * pixel, out=region_scores)
+            if c.score >= (self.filter_threshold if mode == "saliency+filter" else self.lesion_threshold):
                 lesion_mask[y0:y1, x0:x1] |= c.mask
-        if mode != "saliency+filter":
-            lesion_mask = score_map >= 0.5
         return lesion_mask, score_map
 
     def _score(self, c: Candidate, mode: str) -> float:
         if mode == "grid":
             return float(np.clip(c.engine_score, 0, 1))
-        contrast = float(np.clip(c.features.get("contrast", 0) / 20.0, 0, 1))
-        roundness = float(c.features.get("roundness", 0))
-        gaze = float(c.features.get("gaze", 0))
         if mode == "saliency":
             return float(c.saliency)
-        # Where the reader dwelt counts (GlanceSeg's premise), then how MA-like the candidate is.
-        return float(np.clip(c.saliency * (0.4 + 0.6 * gaze) * (0.5 + 0.5 * contrast) * (0.5 + 0.5 * roundness), 0, 1))
+        return filter_score(c)
+
+
+def filter_score(c: Candidate) -> float:
+    """How microaneurysm-like a candidate that passed the rules is (0..1).
+
+    Saliency (contrast over local noise) times soft versions of the rules' own measures: roundness
+    and redness (an MA is blood: it darkens the red channel too, where shading and pigment barely
+    do). The reader's dwell already chose the regions; weighting by it again ranked worse (the
+    scan's own fixations land on distractors as often).
+    """
+    f = c.features
+    roundness = float(np.clip(f.get("roundness", 0), 0, 1))
+    red = float(np.clip(f.get("red_contrast", 0) / 8.0, 0, 1))
+    return float(np.clip(c.saliency * (0.4 + 0.6 * roundness) * (0.6 + 0.4 * red), 0, 1))
+
