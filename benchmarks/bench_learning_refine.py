@@ -29,6 +29,50 @@ from gazeseg.learn.refine import PixelRefiner, RefinedEngine
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def area_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: int) -> dict:
+    """The classic engine with a size prior fitted on the first n accepted masks, on held-out objects."""
+    from gazeseg.engines.classic import ClassicEngine
+    from gazeseg.learn.area_prior import AreaPriorEngine, fit_area_prior, replay_first_look
+
+    objects = load_dataset(data)
+    order = np.random.default_rng(seed).permutation(len(objects))
+    test = [objects[i] for i in order[-heldout:]]
+    pool = [objects[i] for i in order[: len(objects) - heldout]]
+    if max(ns) > len(pool):
+        raise SystemExit(f"--ns: at most {len(pool)} training images with --heldout {heldout}")
+    base = ClassicEngine()
+    test_items = []
+    for obj in tqdm(test, desc="embed held-out"):
+        gt, ignore = obj.load()
+        test_items.append((obj.name, base.embed(obj.load_image()), gt, ignore))
+    looks, look_seconds = [], []
+    for obj in tqdm(pool[: max(ns)], desc="replay accepted masks"):  # one first-look prediction per accepted mask
+        gt, ignore = obj.load()
+        start = time.perf_counter()
+        looks.append(replay_first_look(base, base.embed(obj.load_image()), gt, ignore))
+        look_seconds.append(time.perf_counter() - start)
+    rows, curves = [], {}
+    for n in sorted(ns):
+        start = time.perf_counter()
+        engine = base
+        prior = None
+        if n:
+            prior = fit_area_prior(looks[:n])
+            engine = AreaPriorEngine(base, prior)
+        learn_s = time.perf_counter() - start + float(np.sum(look_seconds[:n]))
+        traces = [run_click_protocol(engine, emb, gt, ignore, max_clicks=max_clicks)
+                  for _, emb, gt, ignore in tqdm(test_items, desc=f"clicks n={n}", leave=False)]
+        summary = summarize(traces, max_clicks)
+        summary.update(n=n, fitted=bool(n), learn_seconds=learn_s,
+                       prior=None if prior is None else {"area_median": float(np.exp(prior.mu)), "sd": prior.sd, "weight": prior.weight})
+        rows.append(summary)
+        curves[n] = miou_curve(traces, max_clicks).tolist()
+        print(f"n={n:3d}  mIoU@1 {summary['miou@1']:.3f}  mIoU@3 {summary.get('miou@3', float('nan')):.3f}  mIoU@5 {summary['miou@5']:.3f}  "
+              f"NoC@90 {summary['noc@90']:.2f}  failures {summary['failures@90']}  learn {learn_s:.1f} s  prior {summary['prior']}", flush=True)
+    return {"data": str(data), "learner": "area", "seed": seed, "heldout": [t[0] for t in test_items], "max_clicks": max_clicks,
+            "rows": rows, "curves": curves}
+
+
 def tuner_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: int, clicks: int = 3) -> dict:
     """The classic engine with parameters tuned on the first n accepted masks, on held-out objects."""
     import dataclasses
@@ -197,11 +241,11 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=12)
     parser.add_argument("--max-clicks", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--learner", choices=["tuner", "refiner"], default="tuner")
+    parser.add_argument("--learner", choices=["area", "tuner", "refiner"], default="area")
     parser.add_argument("--sam-steps", type=int, default=10, help="0 skips the SAM speed part")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "learning")
     args = parser.parse_args()
-    curve = tuner_curve if args.learner == "tuner" else learning_curve
+    curve = {"area": area_curve, "tuner": tuner_curve, "refiner": learning_curve}[args.learner]
     result = {"curve": curve(args.data, args.ns, args.heldout, args.max_clicks, args.seed)}
     result["sam"] = sam_step_speed(args.sam_steps) if args.sam_steps else None
     write_report(result, args.out)

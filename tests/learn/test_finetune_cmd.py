@@ -25,7 +25,8 @@ def test_finetune_classic_from_a_project(tmp_path, data_dir, capsys):
     (version,) = list_versions(tmp_path / "models")
     assert version.meta["engine"] == "classic" and version.meta["n_val"] == 1
     assert 0 <= version.meta["before"]["val_iou"] <= 1 and 0 <= version.meta["after"]["val_iou"] <= 1
-    assert engine_for_version(version).name == "classic"
+    assert engine_for_version(version).name == "classic+area"  # tuned parameters + the learnt size prior
+    assert (version.directory / "area-prior.json").is_file() and version.meta["area_prior"]["sd"] >= 0.3
 
 
 def test_finetune_explains_empty_and_missing_projects(tmp_path, capsys):

@@ -81,7 +81,9 @@ def _finetune_classic(args: argparse.Namespace, store: ProjectStore, out: Path) 
     from gazeseg.engines.classic import ClassicEngine
     from gazeseg.eval.clicks import interior_point
     from gazeseg.eval.metrics import iou
-    from gazeseg.learn.classic_tuner import save_params, score_params, tune_classic
+    from gazeseg.learn.area_prior import AreaPriorEngine, fit_area_prior, replay_first_look
+    from gazeseg.learn.classic_tuner import save_params, tune_classic
+    from gazeseg.learn.versions import AREA_PRIOR_NAME
     from gazeseg.learn.data import data_hash, samples_from_project, split
     from gazeseg.learn.selector import CandidateSelector, candidate_features
     from gazeseg.learn.versions import save_version
@@ -91,18 +93,28 @@ def _finetune_classic(args: argparse.Namespace, store: ProjectStore, out: Path) 
         raise InputError(f"finetune: {args.project} has no accepted masks with a readable image; accept some masks in the app first")
     train, val = split(samples, args.val_fraction)
     result = tune_classic([s.image for s in train], [s.mask for s in train], clicks=args.clicks, progress=True)
+    tuned = ClassicEngine(result.params)
+    looks = [replay_first_look(tuned, tuned.embed(s.image), s.mask) for s in train]
+    prior = fit_area_prior(looks)
+    learnt = AreaPriorEngine(tuned, prior)
     before = {"train_iou": result.default_score}
     after = {"train_iou": result.score}
-    if val:  # held-out masks: the same simulated session, defaults vs tuned
-        before["val_iou"] = score_params(ClassicEngine().params, [s.image for s in val], [s.mask for s in val], clicks=args.clicks)
-        after["val_iou"] = score_params(result.params, [s.image for s in val], [s.mask for s in val], clicks=args.clicks)
+    if val:  # held-out masks: the same simulated session, defaults vs learnt
+        before["val_iou"] = _session_iou(ClassicEngine(), val, args.clicks)
+        after["val_iou"] = _session_iou(learnt, val, args.clicks)
     meta = {"engine": "classic", "parent": "defaults", "project": str(args.project), "data_hash": data_hash(samples),
             "n_train": len(train), "n_val": len(val), "before": before, "after": after,
             "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in result.changes().items()},
+            "area_prior": {"area_median": float(np.exp(prior.mu)), "sd": prior.sd, "weight": prior.weight},
             "config": {"clicks": args.clicks, "val_fraction": args.val_fraction}}
-    version = save_version(out, lambda path: save_params(result.params, path), meta, checkpoint_name="classic-params.json")
+
+    def write(path: Path) -> None:
+        save_params(result.params, path)
+        prior.save(path.parent / AREA_PRIOR_NAME)
+
+    version = save_version(out, write, meta, checkpoint_name="classic-params.json")
     print(json.dumps({"version": version.name, "engine": "classic", "checkpoint": str(version.checkpoint),
-                      "changes": meta["changes"], "before": before, "after": after}, indent=2, default=str))
+                      "changes": meta["changes"], "area_prior": meta["area_prior"], "before": before, "after": after}, indent=2, default=str))
 
     engine = ClassicEngine()
     catalog = Catalog(store)
@@ -120,6 +132,12 @@ def _finetune_classic(args: argparse.Namespace, store: ProjectStore, out: Path) 
     path.write_bytes(pickle.dumps(selector.model))
     print(f"trained the classic candidate selector on {len(feats)} accepted masks -> {path}")
     return 0
+
+
+def _session_iou(engine: object, samples: list, clicks: int) -> float:
+    from gazeseg.learn.classic_tuner import session_score
+
+    return float(np.mean([session_score(engine, engine.embed(s.image), s.mask, None, clicks) for s in samples]))
 
 
 def _finetune_sam(args: argparse.Namespace, out: Path, family: str) -> int:

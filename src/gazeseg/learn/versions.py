@@ -17,6 +17,8 @@ from gazeseg.core.errors import InputError
 
 CHECKPOINT_NAME = "model.pth"
 META_NAME = "meta.json"
+AREA_PRIOR_NAME = "area-prior.json"
+"""Classic versions: the learnt size prior beside the parameters (``learn.area_prior``)."""
 _VERSION = re.compile(r"^v(\d{3,})$")
 
 
@@ -89,9 +91,12 @@ def engine_for_version(version: ModelVersion) -> Any:
     name = version_engine_name(version)
     if name == "classic":
         from gazeseg.engines.classic import ClassicEngine
+        from gazeseg.learn.area_prior import AreaPrior, AreaPriorEngine
         from gazeseg.learn.classic_tuner import load_params
 
-        return ClassicEngine(load_params(version.checkpoint))
+        engine = ClassicEngine(load_params(version.checkpoint))
+        prior_path = version.directory / AREA_PRIOR_NAME
+        return AreaPriorEngine(engine, AreaPrior.load(prior_path)) if prior_path.is_file() else engine
     return create_engine(name, checkpoint=version.checkpoint)
 
 
