@@ -73,6 +73,41 @@ def area_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: i
             "rows": rows, "curves": curves}
 
 
+def first_look_splits(data: Path, ns: list[int], heldout: int, splits: int) -> dict:
+    """mIoU after one look (the protocol's first click) over many random splits, paired per split.
+
+    Each object's first-look candidates are computed once; a split draws ``heldout`` test objects
+    and a training pool from the rest; for every n the prior is fitted on the pool's first n
+    objects and scored on the same test objects. Cheap, so the spread over splits is measured.
+    """
+    from gazeseg.engines.classic import ClassicEngine
+    from gazeseg.learn.area_prior import fit_area_prior, replay_first_look
+
+    objects = load_dataset(data)
+    base = ClassicEngine()
+    looks = []
+    for obj in tqdm(objects, desc="first looks"):
+        gt, ignore = obj.load()
+        looks.append(replay_first_look(base, base.embed(obj.load_image()), gt, ignore))
+    default = np.array([look.ious[int(np.argmax(look.scores))] for look in looks])
+    oracle = np.array([look.ious.max() for look in looks])
+    gains: dict[int, list[float]] = {n: [] for n in ns if n}
+    for split in range(splits):
+        order = np.random.default_rng(1000 + split).permutation(len(looks))
+        test, pool = order[-heldout:], order[: len(looks) - heldout]
+        for n in gains:
+            prior = fit_area_prior([looks[i] for i in pool[:n]])
+            chosen = np.array([looks[i].ious[int(np.argmax(prior.rescore(looks[i].scores, looks[i].areas)))] for i in test])
+            gains[n].append(float(chosen.mean() - default[test].mean()))
+    rows = [{"n": n, "gain_mean": float(np.mean(g)), "gain_p05": float(np.percentile(g, 5)), "gain_p95": float(np.percentile(g, 95)),
+             "share_positive": float(np.mean(np.array(g) > 0)), "share_negative": float(np.mean(np.array(g) < 0))} for n, g in gains.items()]
+    for r in rows:
+        print(f"n={r['n']:3d}  mIoU@1 gain {r['gain_mean']:+.3f} (5-95%: {r['gain_p05']:+.3f}..{r['gain_p95']:+.3f}), "
+              f"better in {r['share_positive']:.0%} of splits, worse in {r['share_negative']:.0%}")
+    return {"data": str(data), "splits": splits, "heldout": heldout, "default_miou1": float(default.mean()),
+            "oracle_miou1": float(oracle.mean()), "rows": rows}
+
+
 def tuner_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: int, clicks: int = 3) -> dict:
     """The classic engine with parameters tuned on the first n accepted masks, on held-out objects."""
     import dataclasses
@@ -234,6 +269,63 @@ def write_report(result: dict, out: Path) -> None:
     print(f"report: {out / 'learning.md'}")
 
 
+def combine(paths: list[Path], out: Path, splits: list[Path]) -> None:
+    """docs/results/learning_classic.md + learning_classic_curve.png from several runs' learning.json."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    lines = ["# Learning from accepted masks: weight-free engine", "",
+             "Simulated users: ground truth stands in for accepted masks. Training objects are the first n of a shuffled",
+             "folder (nested); the held-out objects are never learned from and are the same for every n. Click protocol:",
+             "first click deep inside the object (multimask, best-scored candidate), then at the largest error.", ""]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for run, path in zip(runs, paths, strict=True):
+        c = run["curve"]
+        name = f"{Path(c['data']).name}, {c.get('learner', 'refiner')}, seed {c.get('seed', 0)}"
+        lines += [f"## {name}", "", f"{len(c['heldout'])} held-out objects, up to {c['max_clicks']} clicks; raw: `{Path(path).name}`.", "",
+                  "| n accepted | mIoU@1 | mIoU@3 | mIoU@5 | NoC@90 | failures@90 | learn s | learnt |", "|---|---|---|---|---|---|---|---|"]
+        for r in c["rows"]:
+            learnt = r.get("prior") or r.get("changes") or ""
+            if isinstance(learnt, dict) and "weight" in learnt:
+                learnt = f"median area {learnt['area_median']:.3f}, sd {learnt['sd']:.2f}, weight {learnt['weight']:g}"
+            lines.append(f"| {r['n']} | {r['miou@1']:.3f} | {r['miou@3']:.3f} | {r['miou@5']:.3f} | {r['noc@90']:.2f} | "
+                         f"{r['failures@90']} | {r['learn_seconds']:.0f} | {learnt} |")
+        lines.append("")
+        ns = [r["n"] for r in c["rows"]]
+        (line,) = axes[0].plot(ns, [r["miou@1"] for r in c["rows"]], "o-", label=f"{name}: @1")
+        axes[0].plot(ns, [r["miou@5"] for r in c["rows"]], "s--", color=line.get_color(), label=f"{name}: @5")
+    for path in splits:
+        r = json.loads(Path(path).read_text())
+        name = Path(r["data"]).name
+        lines += [f"## {name}: first-look gain over {r['splits']} random splits ({r['heldout']} held out each)", "",
+                  f"mIoU@1 of the hand-set choice {r['default_miou1']:.3f}, best of the three candidates (oracle) {r['oracle_miou1']:.3f}.", "",
+                  "| n accepted | mean gain in mIoU@1 | 5-95% over splits | splits better | splits worse |", "|---|---|---|---|---|"]
+        for row in r["rows"]:
+            lines.append(f"| {row['n']} | {row['gain_mean']:+.3f} | {row['gain_p05']:+.3f} .. {row['gain_p95']:+.3f} | "
+                         f"{row['share_positive']:.0%} | {row['share_negative']:.0%} |")
+        lines.append("")
+        axes[1].plot([row["n"] for row in r["rows"]], [row["gain_mean"] for row in r["rows"]], "o-", label=name)
+        axes[1].fill_between([row["n"] for row in r["rows"]], [row["gain_p05"] for row in r["rows"]],
+                             [row["gain_p95"] for row in r["rows"]], alpha=0.2)
+    axes[0].set_xlabel("accepted masks learned from (n)")
+    axes[0].set_ylabel("mIoU on held-out objects")
+    axes[0].legend(fontsize=6)
+    axes[1].axhline(0, color="k", lw=0.5)
+    axes[1].set_xlabel("accepted masks learned from (n)")
+    axes[1].set_ylabel("mIoU@1 gain (mean, 5-95% of splits)")
+    if splits:
+        axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "learning_classic_curve.png", dpi=90)
+    lines += ["![learning curves](learning_classic_curve.png)", ""]
+    (out / "learning_classic.md").write_text("\n".join(lines))
+    print(f"report: {out / 'learning_classic.md'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "grabcut")
@@ -242,11 +334,19 @@ def main() -> None:
     parser.add_argument("--max-clicks", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--learner", choices=["area", "tuner", "refiner"], default="area")
+    parser.add_argument("--splits", type=int, default=0, help="area: also the first-look gain over this many random splits")
     parser.add_argument("--sam-steps", type=int, default=10, help="0 skips the SAM speed part")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "learning")
+    parser.add_argument("--combine", type=Path, nargs="+", help="only write OUT/learning_classic.md from these runs' learning.json")
+    parser.add_argument("--combine-splits", type=Path, nargs="*", default=[], help="with --combine: first_look_splits JSON files")
     args = parser.parse_args()
+    if args.combine:
+        combine(args.combine, args.out, args.combine_splits)
+        return
     curve = {"area": area_curve, "tuner": tuner_curve, "refiner": learning_curve}[args.learner]
     result = {"curve": curve(args.data, args.ns, args.heldout, args.max_clicks, args.seed)}
+    if args.splits:
+        result["splits"] = first_look_splits(args.data, args.ns, args.heldout, args.splits)
     result["sam"] = sam_step_speed(args.sam_steps) if args.sam_steps else None
     write_report(result, args.out)
 
