@@ -14,6 +14,7 @@ time of one SAM decoder fine-tune step on CPU (the decoder is the same for ViT-B
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -29,8 +30,16 @@ from gazeseg.learn.refine import PixelRefiner, RefinedEngine
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def area_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: int) -> dict:
-    """The classic engine with a size prior fitted on the first n accepted masks, on held-out objects."""
+def both_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: int) -> dict:
+    return area_curve(data, ns, heldout, max_clicks, seed, tune=True)
+
+
+def area_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: int, *, tune: bool = False) -> dict:
+    """The classic engine with a size prior fitted on the first n accepted masks, on held-out objects.
+
+    ``tune``: first tune the prompt-time parameters on the same masks (what ``gazeseg finetune
+    --engine classic`` writes: tuned parameters + size prior).
+    """
     from gazeseg.engines.classic import ClassicEngine
     from gazeseg.learn.area_prior import AreaPriorEngine, fit_area_prior, replay_first_look
 
@@ -45,31 +54,43 @@ def area_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: i
     for obj in tqdm(test, desc="embed held-out"):
         gt, ignore = obj.load()
         test_items.append((obj.name, base.embed(obj.load_image()), gt, ignore))
-    looks, look_seconds = [], []
+    looks, look_seconds, train = [], [], []
     for obj in tqdm(pool[: max(ns)], desc="replay accepted masks"):  # one first-look prediction per accepted mask
         gt, ignore = obj.load()
         start = time.perf_counter()
-        looks.append(replay_first_look(base, base.embed(obj.load_image()), gt, ignore))
+        image = obj.load_image()
+        emb = base.embed(image)
+        looks.append(replay_first_look(base, emb, gt, ignore))
         look_seconds.append(time.perf_counter() - start)
+        if tune:
+            train.append((image, gt, ignore, emb))
     rows, curves = [], {}
     for n in sorted(ns):
         start = time.perf_counter()
         engine = base
         prior = None
+        changes: dict = {}
         if n:
-            prior = fit_area_prior(looks[:n])
-            engine = AreaPriorEngine(base, prior)
+            inner, fit_looks = base, looks[:n]
+            if tune:
+                from gazeseg.learn.classic_tuner import tune_classic
+
+                tuned = tune_classic([t[0] for t in train[:n]], [t[1] for t in train[:n]], [t[2] for t in train[:n]], progress=True)
+                inner, changes = ClassicEngine(tuned.params), {k: str(v) for k, v in tuned.changes().items()}
+                fit_looks = [replay_first_look(inner, dataclasses.replace(t[3], model_id=inner.model_id), t[1], t[2]) for t in train[:n]]
+            prior = fit_area_prior(fit_looks)
+            engine = AreaPriorEngine(inner, prior)
         learn_s = time.perf_counter() - start + float(np.sum(look_seconds[:n]))
-        traces = [run_click_protocol(engine, emb, gt, ignore, max_clicks=max_clicks)
+        traces = [run_click_protocol(engine, dataclasses.replace(emb, model_id=engine.model_id), gt, ignore, max_clicks=max_clicks)
                   for _, emb, gt, ignore in tqdm(test_items, desc=f"clicks n={n}", leave=False)]
         summary = summarize(traces, max_clicks)
-        summary.update(n=n, fitted=bool(n), learn_seconds=learn_s,
+        summary.update(n=n, fitted=bool(n), learn_seconds=learn_s, changes=changes,
                        prior=None if prior is None else {"area_median": float(np.exp(prior.mu)), "sd": prior.sd, "weight": prior.weight})
         rows.append(summary)
         curves[n] = miou_curve(traces, max_clicks).tolist()
         print(f"n={n:3d}  mIoU@1 {summary['miou@1']:.3f}  mIoU@3 {summary.get('miou@3', float('nan')):.3f}  mIoU@5 {summary['miou@5']:.3f}  "
-              f"NoC@90 {summary['noc@90']:.2f}  failures {summary['failures@90']}  learn {learn_s:.1f} s  prior {summary['prior']}", flush=True)
-    return {"data": str(data), "learner": "area", "seed": seed, "heldout": [t[0] for t in test_items], "max_clicks": max_clicks,
+              f"NoC@90 {summary['noc@90']:.2f}  failures {summary['failures@90']}  learn {learn_s:.1f} s  prior {summary['prior']}  changes {changes}", flush=True)
+    return {"data": str(data), "learner": "tuner+area" if tune else "area", "seed": seed, "heldout": [t[0] for t in test_items], "max_clicks": max_clicks,
             "rows": rows, "curves": curves}
 
 
@@ -333,7 +354,7 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=12)
     parser.add_argument("--max-clicks", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--learner", choices=["area", "tuner", "refiner"], default="area")
+    parser.add_argument("--learner", choices=["area", "both", "tuner", "refiner"], default="area")
     parser.add_argument("--splits", type=int, default=0, help="area: also the first-look gain over this many random splits")
     parser.add_argument("--sam-steps", type=int, default=10, help="0 skips the SAM speed part")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "learning")
@@ -343,7 +364,7 @@ def main() -> None:
     if args.combine:
         combine(args.combine, args.out, args.combine_splits)
         return
-    curve = {"area": area_curve, "tuner": tuner_curve, "refiner": learning_curve}[args.learner]
+    curve = {"area": area_curve, "both": both_curve, "tuner": tuner_curve, "refiner": learning_curve}[args.learner]
     result = {"curve": curve(args.data, args.ns, args.heldout, args.max_clicks, args.seed)}
     if args.splits:
         result["splits"] = first_look_splits(args.data, args.ns, args.heldout, args.splits)

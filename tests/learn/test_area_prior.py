@@ -24,9 +24,9 @@ def test_prior_learns_the_usual_size_and_a_weight_that_fixes_the_choice():
     assert prior.weight > 0
     look = _look(1)
     assert int(np.argmax(prior.rescore(look.scores, look.areas))) == 1
-    # masks whose best candidate the engine already picks: ties keep the larger weight, still right
+    # masks whose best candidate the engine already picks: nothing to gain, the prior stays off
     agree = fit_area_prior([_look(2) for _ in range(3)])
-    assert int(np.argmax(agree.rescore(_look(2).scores, _look(2).areas))) == 2
+    assert agree.weight == 0 and int(np.argmax(agree.rescore(_look(2).scores, _look(2).areas))) == 2
 
 
 def test_prior_round_trips_and_bad_files_are_clear(tmp_path):

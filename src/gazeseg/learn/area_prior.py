@@ -10,8 +10,9 @@ score gains ``weight * log N(log area | mu, sd)`` (up to a constant).
 
 The weight is chosen on the accepted masks themselves: the engine's first-look candidates for
 each are replayed (one prediction per mask) and the weight whose choices have the highest mean IoU
-wins; ties go to the larger weight (masks that cannot tell the weights apart say nothing against
-the prior).
+wins; ties go to the smaller weight, so where the hand-set choice already picks what users accept
+(GrabCut) the prior stays off. (Ties to the larger weight were tried first: on GrabCut that lost
+0.03 mIoU@1 at n = 5.)
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def fit_area_prior(looks: Sequence[FirstLook], *, weights: Sequence[float] = WEI
     for w in sorted(weights):
         prior = AreaPrior(mu, sd, float(w), len(looks))
         score = float(np.mean([look.ious[int(np.argmax(prior.rescore(look.scores, look.areas)))] for look in looks]))
-        if score >= best_score:  # ties: the larger weight
+        if score > best_score:  # ties: the smaller weight (0 if the prior changes nothing for the better)
             best_w, best_score = float(w), score
     return AreaPrior(mu, sd, best_w, len(looks))
 
