@@ -20,7 +20,7 @@ from gazeseg.core.types import Fixation, PromptSet
 from gazeseg.engines.base import Engine
 from gazeseg.gaze.heatmap import gaze_heatmap
 from gazeseg.retina.disc import OpticDisc, find_optic_disc
-from gazeseg.retina.filters import Candidate, FilterRules, apply_rules, measure
+from gazeseg.retina.filters import Candidate, FilterRules, apply_rules, filter_score, measure
 from gazeseg.retina.preprocess import FundusView, prepare
 from gazeseg.retina.saliency import ma_saliency, salient_points
 from gazeseg.retina.segment import BlobMask, blob_mask
@@ -207,19 +207,4 @@ class RetinaPipeline:
         if mode == "saliency":
             return float(c.saliency)
         return filter_score(c)
-
-
-def filter_score(c: Candidate) -> float:
-    """How microaneurysm-like a candidate that passed the rules is (0..1).
-
-    Saliency (contrast over local noise) times soft versions of the rules' own measures: roundness
-    and redness (an MA is blood: it darkens the red channel too, where shading and pigment barely
-    do). The reader's gaze already chose the regions; weighting by the gaze map again ranked worse
-    on the tuning images (the reader also dwells on haemorrhages and exudates); the lesion learner
-    can use it (features ``gaze``, ``dwell_s``).
-    """
-    f = c.features
-    roundness = float(np.clip(f.get("roundness", 0), 0, 1))
-    red = float(np.clip(f.get("red_contrast", 0) / 8.0, 0, 1))
-    return float(np.clip(c.saliency * (0.4 + 0.6 * roundness) * (0.6 + 0.4 * red), 0, 1))
 
