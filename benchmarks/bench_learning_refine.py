@@ -18,6 +18,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -34,6 +35,22 @@ def both_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: i
     return area_curve(data, ns, heldout, max_clicks, seed, tune=True)
 
 
+def split_and_embed(data: Path, ns: list[int], heldout: int, seed: int, engine: Any) -> tuple[list, list]:
+    """The shuffled folder's training pool and its held-out objects, embedded once:
+    (pool objects, [(name, embedding, gt, ignore)])."""
+    objects = load_dataset(data)
+    order = np.random.default_rng(seed).permutation(len(objects))
+    test = [objects[i] for i in order[-heldout:]]
+    pool = [objects[i] for i in order[: len(objects) - heldout]]
+    if max(ns) > len(pool):
+        raise SystemExit(f"--ns: at most {len(pool)} training images with --heldout {heldout}")
+    test_items = []
+    for obj in tqdm(test, desc="embed held-out"):
+        gt, ignore = obj.load()
+        test_items.append((obj.name, engine.embed(obj.load_image()), gt, ignore))
+    return pool, test_items
+
+
 def area_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: int, *, tune: bool = False) -> dict:
     """The classic engine with a size prior fitted on the first n accepted masks, on held-out objects.
 
@@ -43,17 +60,8 @@ def area_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: i
     from gazeseg.engines.classic import ClassicEngine
     from gazeseg.learn.area_prior import AreaPriorEngine, fit_area_prior, replay_first_look
 
-    objects = load_dataset(data)
-    order = np.random.default_rng(seed).permutation(len(objects))
-    test = [objects[i] for i in order[-heldout:]]
-    pool = [objects[i] for i in order[: len(objects) - heldout]]
-    if max(ns) > len(pool):
-        raise SystemExit(f"--ns: at most {len(pool)} training images with --heldout {heldout}")
     base = ClassicEngine()
-    test_items = []
-    for obj in tqdm(test, desc="embed held-out"):
-        gt, ignore = obj.load()
-        test_items.append((obj.name, base.embed(obj.load_image()), gt, ignore))
+    pool, test_items = split_and_embed(data, ns, heldout, seed, base)
     looks, look_seconds, train = [], [], []
     for obj in tqdm(pool[: max(ns)], desc="replay accepted masks"):  # one first-look prediction per accepted mask
         gt, ignore = obj.load()
@@ -136,17 +144,8 @@ def tuner_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: 
     from gazeseg.engines.classic import ClassicEngine
     from gazeseg.learn.classic_tuner import tune_classic
 
-    objects = load_dataset(data)
-    order = np.random.default_rng(seed).permutation(len(objects))
-    test = [objects[i] for i in order[-heldout:]]
-    pool = [objects[i] for i in order[: len(objects) - heldout]]
-    if max(ns) > len(pool):
-        raise SystemExit(f"--ns: at most {len(pool)} training images with --heldout {heldout}")
     base = ClassicEngine()
-    test_items = []
-    for obj in tqdm(test, desc="embed held-out"):
-        gt, ignore = obj.load()
-        test_items.append((obj.name, base.embed(obj.load_image()), gt, ignore))
+    pool, test_items = split_and_embed(data, ns, heldout, seed, base)
     train = []
     for obj in pool[: max(ns)]:
         gt, ignore = obj.load()

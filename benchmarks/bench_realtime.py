@@ -34,7 +34,7 @@ from gazeseg.engines.base import Embedding, Engine
 from gazeseg.engines.cache import EmbeddingCache
 from gazeseg.realtime.gazesam_loop import GazeSamLoop, LoopResult
 from gazeseg.realtime.latency import summarize
-from gazeseg.realtime.live import LiveSegmenter, Preview
+from gazeseg.realtime.live import LiveSegmenter
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = REPO.parent / "shared" / "data" / "grabcut" / "data_GT" / "153077.jpg"

@@ -16,7 +16,7 @@ from gazeseg.core.errors import InputError  # noqa: E402
 from gazeseg.core.types import PromptSet  # noqa: E402
 from gazeseg.engines.cache import EmbeddingCache  # noqa: E402
 from gazeseg.engines.registry import create_engine  # noqa: E402
-from gazeseg.learn.data import samples_from_dataset, samples_from_project  # noqa: E402
+from gazeseg.learn.data import samples_from_project  # noqa: E402
 from gazeseg.learn.sam2_finetune import Sam2Adapter, finetune_sam2, save_sam2_checkpoint, sam2_low_res_target  # noqa: E402
 from gazeseg.learn.sam_finetune import FinetuneConfig, finetune_sam  # noqa: E402
 from gazeseg.learn.versions import list_versions  # noqa: E402
@@ -26,27 +26,11 @@ from tiny_models import save_tiny_sam2  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
-NAMES = ("teddy", "banana1", "llama")
-
-
 @pytest.fixture(scope="module")
 def tiny_sam2(tmp_path_factory):
     return save_tiny_sam2(tmp_path_factory.mktemp("sam2") / "tiny_sam2.pt")
 
 
-@pytest.fixture(scope="module")
-def samples(data_dir):
-    import cv2
-
-    chosen = [s for s in samples_from_dataset(data_dir / "grabcut") if s.name.split(".")[0] in NAMES]
-    assert len(chosen) == len(NAMES)
-    for s in chosen:  # a third-size copy of each image and mask keeps the tiny encoder cheap
-        h, w = s.mask.shape
-        size = (w // 3, h // 3)
-        s.image = cv2.resize(s.image, size, interpolation=cv2.INTER_AREA)
-        s.mask = cv2.resize(s.mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-        s.prompts = PromptSet(points_xy=s.prompts.points_xy / 3, labels=s.prompts.labels)
-    return chosen
 
 
 def test_sam2_finetune_lowers_training_loss_and_reloads(tiny_sam2, samples, tmp_path):

@@ -1,8 +1,6 @@
 """Fine-tuning a tiny random SAM (official classes): the loss goes down and the saved version loads
 back through the normal loader. Random weights prove plumbing, not quality."""
 
-import json
-
 import numpy as np
 import pytest
 
@@ -15,14 +13,11 @@ from gazeseg.core.types import PromptSet  # noqa: E402
 from gazeseg.engines.cache import EmbeddingCache  # noqa: E402
 from gazeseg.engines.registry import create_engine  # noqa: E402
 from gazeseg.engines.sam import build_sam_model  # noqa: E402
-from gazeseg.learn.data import TrainingSample, samples_from_dataset, samples_from_project  # noqa: E402
+from gazeseg.learn.data import TrainingSample, samples_from_project  # noqa: E402
 from gazeseg.learn.sam_finetune import FinetuneConfig, finetune_sam, save_sam_checkpoint  # noqa: E402
 from gazeseg.learn.versions import list_versions  # noqa: E402
 
 pytestmark = pytest.mark.torch
-
-NAMES = ("teddy", "banana1", "llama")
-
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
@@ -32,20 +27,6 @@ def tiny_checkpoint(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def samples(data_dir):
-    all_samples = samples_from_dataset(data_dir / "grabcut")
-    chosen = [s for s in all_samples if s.name.split(".")[0] in NAMES]
-    assert len(chosen) == len(NAMES)
-    for s in chosen:  # keep the tiny encoder cheap: a quarter-size copy of each image and mask
-        import cv2
-
-        h, w = s.mask.shape
-        size = (w // 3, h // 3)
-        s.image = cv2.resize(s.image, size, interpolation=cv2.INTER_AREA)
-        s.mask = cv2.resize(s.mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-        s.prompts = PromptSet(points_xy=s.prompts.points_xy / 3, labels=s.prompts.labels)
-    return chosen
 
 
 def test_finetune_lowers_training_loss_and_reloads(tiny_checkpoint, samples, tmp_path):

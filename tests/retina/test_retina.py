@@ -6,7 +6,6 @@ import pytest
 import cv2
 
 from gazeseg.core.errors import InputError
-from gazeseg.core.types import Fixation
 from gazeseg.engines.registry import create_engine
 from gazeseg.io.images import load_image
 from gazeseg.retina.metrics import PixelPR, froc, lesion_hits

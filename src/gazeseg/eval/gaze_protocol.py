@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gazeseg.core.geometry import ViewingGeometry, Viewport
-from gazeseg.core.types import GazeSamples, PromptSet
+from gazeseg.core.types import PromptSet
 from gazeseg.engines.base import Embedding, Engine
 from gazeseg.eval.clicks import next_click
 from gazeseg.eval.metrics import iou
