@@ -171,17 +171,8 @@ def tuner_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: 
 
 
 def learning_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: int) -> dict:
-    objects = load_dataset(data)
-    order = np.random.default_rng(seed).permutation(len(objects))
-    test = [objects[i] for i in order[-heldout:]]
-    pool = [objects[i] for i in order[: len(objects) - heldout]]
-    if max(ns) > len(pool):
-        raise SystemExit(f"--ns: at most {len(pool)} training images with --heldout {heldout}")
     engine = RefinedEngine(create_engine("classic"), PixelRefiner())
-    test_items = []
-    for obj in tqdm(test, desc="embed held-out"):
-        gt, ignore = obj.load()
-        test_items.append((obj.name, engine.embed(obj.load_image()), gt, ignore))
+    pool, test_items = split_and_embed(data, ns, heldout, seed, engine)
     rows, curves, learned = [], {}, 0
     for n in sorted(ns):
         start = time.perf_counter()

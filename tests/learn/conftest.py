@@ -23,3 +23,25 @@ def samples(data_dir):
         s.mask = cv2.resize(s.mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         s.prompts = PromptSet(points_xy=s.prompts.points_xy / 3, labels=s.prompts.labels)
     return chosen
+
+
+def project_of(samples, folder):
+    """A project store in ``folder`` whose accepted masks are ``samples`` (images written as PNG)."""
+    import cv2
+
+    from gazeseg.store.project import ProjectStore
+
+    project = folder / "project.sqlite"
+    store = ProjectStore(project)
+    label = store.add_label("object", "#ff0000")
+    for s in samples:
+        img_path = folder / f"{s.name.split('.')[0]}.png"
+        cv2.imwrite(str(img_path), s.image[:, :, ::-1])
+        item = store.add_item(s.name, str(img_path), "image", s.mask.shape)
+        store.accept_mask(item, 0, label, s.mask, prompts={"points": s.prompts.points_xy.tolist(), "labels": s.prompts.labels.tolist()})
+    return project
+
+
+@pytest.fixture
+def make_project():
+    return project_of

@@ -95,19 +95,9 @@ def test_wrong_family_is_a_clear_error(tiny_sam2):
         finetune_sam(engine, [])
 
 
-def test_cli_finetunes_sam2_into_versions(tiny_sam2, samples, tmp_path):
-    import cv2
-
-    from gazeseg.store.project import ProjectStore
-
-    project = tmp_path / "proj" / "project.sqlite"
-    store = ProjectStore(project)
-    label = store.add_label("object", "#ff0000")
-    for s in samples[:2]:
-        img_path = tmp_path / "proj" / f"{s.name.split('.')[0]}.png"
-        cv2.imwrite(str(img_path), s.image[:, :, ::-1])
-        item = store.add_item(s.name, str(img_path), "image", s.mask.shape)
-        store.accept_mask(item, 0, label, s.mask, prompts={"points": s.prompts.points_xy.tolist(), "labels": s.prompts.labels.tolist()})
+def test_cli_finetunes_sam2_into_versions(tiny_sam2, samples, tmp_path, make_project):
+    (tmp_path / "proj").mkdir()
+    project = make_project(samples[:2], tmp_path / "proj")
     assert len(samples_from_project(project)) == 2
     out = tmp_path / "versions"
     args = ["finetune", str(project), "--engine", "sam2", "--checkpoint", str(tiny_sam2), "--epochs", "1", "--lr", "1e-3", "--out", str(out)]

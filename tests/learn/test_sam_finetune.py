@@ -55,19 +55,9 @@ def test_finetune_lowers_training_loss_and_reloads(tiny_checkpoint, samples, tmp
     np.testing.assert_allclose(a.low_res_logits, b.low_res_logits, atol=1e-5)
 
 
-def test_cli_finetunes_a_project_into_versions(tiny_checkpoint, samples, tmp_path, data_dir, capsys):
-    from gazeseg.store.project import ProjectStore
-
-    project = tmp_path / "proj" / "project.sqlite"
-    store = ProjectStore(project)
-    label = store.add_label("object", "#ff0000")
-    for s in samples[:2]:
-        img_path = tmp_path / "proj" / f"{s.name.split('.')[0]}.png"
-        import cv2
-
-        cv2.imwrite(str(img_path), s.image[:, :, ::-1])
-        item = store.add_item(s.name, str(img_path), "image", s.mask.shape)
-        store.accept_mask(item, 0, label, s.mask, prompts={"points": s.prompts.points_xy.tolist(), "labels": s.prompts.labels.tolist()})
+def test_cli_finetunes_a_project_into_versions(tiny_checkpoint, samples, tmp_path, data_dir, capsys, make_project):
+    (tmp_path / "proj").mkdir()
+    project = make_project(samples[:2], tmp_path / "proj")
     loaded = samples_from_project(project)
     assert len(loaded) == 2 and loaded[0].mask.shape == samples[0].mask.shape
     np.testing.assert_allclose(loaded[0].prompts.points_xy, samples[0].prompts.points_xy)
