@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def both_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: int) -> dict:
     return area_curve(data, ns, heldout, max_clicks, seed, tune=True)
+
+
+def _repo_relative(path: Path) -> str:
+    """Reports name the data relative to the repository (../shared/data/...), not this machine's paths."""
+    return os.path.relpath(Path(path).resolve(), ROOT)
 
 
 def split_and_embed(data: Path, ns: list[int], heldout: int, seed: int, engine: Any) -> tuple[list, list]:
@@ -98,7 +104,7 @@ def area_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: i
         curves[n] = miou_curve(traces, max_clicks).tolist()
         print(f"n={n:3d}  mIoU@1 {summary['miou@1']:.3f}  mIoU@3 {summary.get('miou@3', float('nan')):.3f}  mIoU@5 {summary['miou@5']:.3f}  "
               f"NoC@90 {summary['noc@90']:.2f}  failures {summary['failures@90']}  learn {learn_s:.1f} s  prior {summary['prior']}  changes {changes}", flush=True)
-    return {"data": str(data), "learner": "tuner+area" if tune else "area", "seed": seed, "heldout": [t[0] for t in test_items], "max_clicks": max_clicks,
+    return {"data": _repo_relative(data), "learner": "tuner+area" if tune else "area", "seed": seed, "heldout": [t[0] for t in test_items], "max_clicks": max_clicks,
             "rows": rows, "curves": curves}
 
 
@@ -133,7 +139,7 @@ def first_look_splits(data: Path, ns: list[int], heldout: int, splits: int) -> d
     for r in rows:
         print(f"n={r['n']:3d}  mIoU@1 gain {r['gain_mean']:+.3f} (5-95%: {r['gain_p05']:+.3f}..{r['gain_p95']:+.3f}), "
               f"better in {r['share_positive']:.0%} of splits, worse in {r['share_negative']:.0%}")
-    return {"data": str(data), "splits": splits, "heldout": heldout, "default_miou1": float(default.mean()),
+    return {"data": _repo_relative(data), "splits": splits, "heldout": heldout, "default_miou1": float(default.mean()),
             "oracle_miou1": float(oracle.mean()), "rows": rows}
 
 
@@ -166,7 +172,7 @@ def tuner_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, seed: 
         curves[n] = miou_curve(traces, max_clicks).tolist()
         print(f"n={n:3d}  mIoU@1 {summary['miou@1']:.3f}  mIoU@5 {summary['miou@5']:.3f}  NoC@90 {summary['noc@90']:.2f}  "
               f"failures {summary['failures@90']}  learn {learn_s:.0f} s  changes {summary['changes']}", flush=True)
-    return {"data": str(data), "learner": "tuner", "heldout": [t[0] for t in test_items], "max_clicks": max_clicks,
+    return {"data": _repo_relative(data), "learner": "tuner", "heldout": [t[0] for t in test_items], "max_clicks": max_clicks,
             "rows": rows, "curves": curves}
 
 
@@ -190,7 +196,7 @@ def learning_curve(data: Path, ns: list[int], heldout: int, max_clicks: int, see
         curves[n] = miou_curve(traces, max_clicks).tolist()
         print(f"n={n:3d}  mIoU@1 {summary['miou@1']:.3f}  mIoU@5 {summary['miou@5']:.3f}  NoC@90 {summary['noc@90']:.2f}  "
               f"failures {summary['failures@90']}  {summary['seconds_per_click']:.2f} s/click  learn {learn_s:.0f} s")
-    return {"data": str(data), "learner": "refiner", "heldout": [t[0] for t in test_items], "max_clicks": max_clicks,
+    return {"data": _repo_relative(data), "learner": "refiner", "heldout": [t[0] for t in test_items], "max_clicks": max_clicks,
             "rows": rows, "curves": curves}
 
 
