@@ -9,6 +9,7 @@ Both take the prompt arrays of SAM's ONNX example (``prompt_feeds``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,33 @@ class OnnxSamDecoder:
             raise InputError(f"onnx decoder: {self.path} needs {sorted(missing)}, which this engine does not provide; export it again with `gazeseg models export-onnx`")
         iou, low_res = self.session.run(["iou_predictions", "low_res_masks"], {k: feeds[k] for k in self.inputs})
         return iou[0].astype(np.float32), low_res[0].astype(np.float32)
+
+
+def decoder_next_to(checkpoint: Path) -> Path | None:
+    """The exported decoder ``gazeseg models export-onnx`` writes next to ``checkpoint``, if there."""
+    path = Path(checkpoint).with_suffix(".decoder.onnx")
+    return path if path.is_file() else None
+
+
+def open_onnx_decoder(path: Path | None, *, threads: int | None) -> OnnxSamDecoder | None:
+    """The ONNX decoder at ``path``, or None when there is none (the engine decodes in PyTorch)."""
+    if path is None or not Path(path).is_file():
+        return None
+    return OnnxSamDecoder(path, threads=threads)
+
+
+class ImageFeedsMemo:
+    """The decoder's image inputs of the latest embedding, built once and reused for every prompt
+    on it (a live session decodes many prompts on one image)."""
+
+    def __init__(self, build: Callable[..., dict[str, np.ndarray]]) -> None:
+        self._build = build
+        self._key: object = None
+        self._feeds: dict[str, np.ndarray] = {}
+
+    def get(self, *arrays: np.ndarray) -> dict[str, np.ndarray]:
+        """Feeds for ``arrays`` (the embedding's payload arrays); rebuilt when the first one changes."""
+        if arrays[0] is not self._key:
+            self._feeds = self._build(*arrays)
+            self._key = arrays[0]
+        return self._feeds

@@ -101,17 +101,12 @@ class SamEngine(Engine):
         self.model = model
         self._model_id = model_id
         self.transform = ResizeLongestSide(model.image_encoder.img_size)
-        self.onnx = None
-        if onnx_decoder is not None and Path(onnx_decoder).is_file():
-            from gazeseg.engines.onnx_decoder import OnnxSamDecoder
+        from gazeseg.engines.onnx_decoder import ImageFeedsMemo, open_onnx_decoder
+        from gazeseg.engines.sam_fast_decoder import FastSamPromptDecoder, TorchFastDecoder
 
-            self.onnx = OnnxSamDecoder(onnx_decoder, threads=threads)
-        from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
-
-        from gazeseg.engines.sam_fast_decoder import FastSamPromptDecoder
-
+        self.onnx = open_onnx_decoder(onnx_decoder, threads=threads)
         self.prompt_decoder = self.onnx or TorchFastDecoder(FastSamPromptDecoder(model))
-        self._image_feeds_memo: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
+        self._image_feeds = ImageFeedsMemo(_sam_image_feeds)
 
     @property
     def model_id(self) -> str:
@@ -148,23 +143,10 @@ class SamEngine(Engine):
         from gazeseg.engines.onnx_decoder import prompt_feeds
 
         coords, box = self._prompt_arrays(embedding, prompts)
-        feeds = {**self._image_feeds(embedding.payload["features"]), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits)}
+        feeds = {**self._image_feeds.get(embedding.payload["features"]), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits)}
         iou, low_res = self.prompt_decoder.run(feeds)
         pick = slice(1, None) if multimask else slice(0, 1)
         return iou[pick].astype(np.float32), low_res[pick].astype(np.float32)
-
-    def _image_feeds(self, features: np.ndarray) -> dict[str, np.ndarray]:
-        """The decoder's image inputs, prepared once per embedding (channels-last for the fast graph)."""
-        memo = self._image_feeds_memo
-        if memo is not None and memo[0] is features:
-            return memo[1]
-        feeds = {
-            "image_tokens": np.ascontiguousarray(features.reshape(features.shape[0], -1).T, dtype=np.float32),
-            "image_embeddings": np.asarray(features, np.float32)[None],
-            "orig_im_size": np.array([4 * features.shape[1], 4 * features.shape[2]], np.float32),
-        }
-        self._image_feeds_memo = (features, feeds)
-        return feeds
 
     def _predict(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> MaskPrediction:
         import torch
@@ -179,6 +161,15 @@ class SamEngine(Engine):
             up = up[..., :ih, :iw]
             full = F.interpolate(up, (h, w), mode="bilinear", align_corners=False)[0]
         return MaskPrediction(masks=(full > self.model.mask_threshold).numpy(), scores=scores, low_res_logits=low_res)
+
+
+def _sam_image_feeds(features: np.ndarray) -> dict[str, np.ndarray]:
+    """The decoder's image inputs (channels-last tokens for the fast graph, the map for the official one)."""
+    return {
+        "image_tokens": np.ascontiguousarray(features.reshape(features.shape[0], -1).T, dtype=np.float32),
+        "image_embeddings": np.asarray(features, np.float32)[None],
+        "orig_im_size": np.array([4 * features.shape[1], 4 * features.shape[2]], np.float32),
+    }
 
 
 def file_fingerprint(path: Path) -> str:
@@ -201,5 +192,6 @@ def _create_sam(checkpoint: Path | str | None = None, model: str = "sam-vit-b", 
     path = Path(checkpoint)
     sam = load_sam(path)
     ident = f"sam-{path.stem}-{file_fingerprint(path)}"
-    onnx = path.with_suffix(".decoder.onnx")
-    return SamEngine(sam, model_id=ident, threads=threads, onnx_decoder=onnx if onnx.is_file() else None)
+    from gazeseg.engines.onnx_decoder import decoder_next_to
+
+    return SamEngine(sam, model_id=ident, threads=threads, onnx_decoder=decoder_next_to(path))

@@ -86,7 +86,8 @@ class Sam2Engine(Engine):
         import torch
         from sam2.sam2_image_predictor import SAM2ImagePredictor
 
-        from gazeseg.engines.sam2_fast_decoder import FastSam2PromptDecoder
+        from gazeseg.engines.onnx_decoder import ImageFeedsMemo, open_onnx_decoder
+        from gazeseg.engines.sam2_fast_decoder import FastSam2PromptDecoder, sam2_image_feeds
         from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
 
         if threads:
@@ -97,13 +98,9 @@ class Sam2Engine(Engine):
         self._lock = threading.Lock()  # the official predictor keeps per-image state
         self.arch = arch
         self._video = None
-        self.onnx = None
-        if onnx_decoder is not None and Path(onnx_decoder).is_file():
-            from gazeseg.engines.onnx_decoder import OnnxSamDecoder
-
-            self.onnx = OnnxSamDecoder(onnx_decoder, threads=threads)
+        self.onnx = open_onnx_decoder(onnx_decoder, threads=threads)
         self.prompt_decoder = self.onnx or TorchFastDecoder(FastSam2PromptDecoder(model))
-        self._image_feeds_memo: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
+        self._image_feeds = ImageFeedsMemo(sam2_image_feeds)
 
     def propagate(self, frames_rgb: list[np.ndarray], mask: np.ndarray) -> list[np.ndarray]:
         """Carry ``mask`` (on ``frames_rgb[0]``) through the following frames with SAM 2's video
@@ -150,17 +147,6 @@ class Sam2Engine(Engine):
         h, w = image_rgb.shape[:2]
         return Embedding(model_id=self.model_id, image_digest=image_digest(image_rgb), image_hw=(h, w), payload=payload)
 
-    def _image_feeds(self, payload: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The decoder's image inputs in the fast layout, prepared once per embedding."""
-        from gazeseg.engines.sam2_fast_decoder import sam2_image_feeds
-
-        memo = self._image_feeds_memo
-        if memo is not None and memo[0] is payload["image_embed"]:
-            return memo[1]
-        feeds = sam2_image_feeds(payload["image_embed"], payload["high_res_0"], payload["high_res_1"])
-        self._image_feeds_memo = (payload["image_embed"], feeds)
-        return feeds
-
     def predict_logits(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> tuple[np.ndarray, np.ndarray]:
         """(scores (K,), low-res logits (K, 256, 256)) without upsampling: the live preview path."""
         import torch
@@ -175,7 +161,8 @@ class Sam2Engine(Engine):
                 coords = transforms.transform_coords(torch.as_tensor(prompts.points_xy, dtype=torch.float), normalize=True, orig_hw=hw).numpy()
             if prompts.box_xyxy is not None:
                 box = transforms.transform_boxes(torch.as_tensor(prompts.box_xyxy, dtype=torch.float), normalize=True, orig_hw=hw).numpy()
-        feeds = {**self._image_feeds(embedding.payload), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits, family="sam2")}
+        p = embedding.payload
+        feeds = {**self._image_feeds.get(p["image_embed"], p["high_res_0"], p["high_res_1"]), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits, family="sam2")}
         iou, low_res = self.prompt_decoder.run(feeds)
         if multimask:
             return iou[1:].astype(np.float32), low_res[1:].astype(np.float32)
@@ -209,6 +196,7 @@ def _create_sam2(checkpoint: Path | str | None = None, model: str = "sam2.1-hier
     from gazeseg.engines.torch_load import load_state_dict
 
     arch = infer_arch(load_state_dict(path, what="sam2"))
-    onnx = path.with_suffix(".decoder.onnx")
+    from gazeseg.engines.onnx_decoder import decoder_next_to
+
     return Sam2Engine(load_sam2(path), model_id=f"sam2-{path.stem}-{file_fingerprint(path)}", threads=threads, arch=arch,
-                      onnx_decoder=onnx if onnx.is_file() else None)
+                      onnx_decoder=decoder_next_to(path))
