@@ -72,12 +72,23 @@ def official_decoder(engine, embedding, prompts, multimask):
 
 
 def assert_same_decoding(engine, embedding, prompts, multimask, atol):
+    """Whole frame: equal everywhere. Preview: equal on every logit SAM's upsampling of the image
+    reads, and the padding (a third of a 3:2 photo's frame) is not computed."""
+    from gazeseg.engines.sam_fast_decoder import PADDING_LOGIT
+
     want_iou, want = official_decoder(engine, embedding, prompts, multimask)
-    iou, got = engine.predict_logits(embedding, prompts, multimask=multimask)
+    iou, got = engine.predict_logits(embedding, prompts, multimask=multimask, whole_frame=True)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, atol=atol * np.abs(want).max())
     np.testing.assert_allclose(iou, want_iou, atol=1e-4)
     assert np.mean((got > 0) == (want > 0)) > 0.999
+    preview_iou, preview = engine.predict_logits(embedding, prompts, multimask=multimask)
+    np.testing.assert_array_equal(preview_iou, iou)
+    ih, iw = (int(v) // 4 + 1 for v in embedding.payload["input_hw"])  # rows/cols read by the 4x bilinear upsampling
+    np.testing.assert_allclose(preview[:, :ih, :iw], want[:, :ih, :iw], atol=atol * np.abs(want).max())
+    if engine.onnx is None or engine.onnx.graph == "fast":  # SAM's own ONNX graph computes everything
+        assert (preview[:, ih + 16:, :] == PADDING_LOGIT).all() and (preview[:, :, iw + 16:] == PADDING_LOGIT).all()
+        assert ih + 16 < 256 or iw + 16 < 256  # the test image is not square: some padding was skipped
 
 
 def test_fast_decoder_equals_the_official_mask_decoder(checkpoint, image):

@@ -34,6 +34,9 @@ def test_finetune_lowers_training_loss_and_reloads(tiny_checkpoint, samples, tmp
     engine = create_engine("sam", checkpoint=tiny_checkpoint)
     encoder_before = {k: v.clone() for k, v in engine.model.image_encoder.state_dict().items()}
     decoder_before = {k: v.clone() for k, v in engine.model.mask_decoder.state_dict().items()}
+    s = samples[0]
+    embedding = engine.embed(s.image)
+    engine.predict(embedding, s.prompts)  # the engine memoises this image's decoder inputs, old weights
     cfg = FinetuneConfig(epochs=2, lr=1e-3, val_fraction=0.34, patience=2, prompts_per_sample=1)
     result = finetune_sam(engine, samples, config=cfg, cache=EmbeddingCache(), progress=False)
     assert result.n_train == 2 and result.n_val == 1
@@ -49,8 +52,7 @@ def test_finetune_lowers_training_loss_and_reloads(tiny_checkpoint, samples, tmp
     reloaded = create_engine("sam", checkpoint=path)
     for k, v in engine.model.state_dict().items():
         assert torch.equal(v, reloaded.model.state_dict()[k]), k
-    s = samples[0]
-    a = engine.predict(engine.embed(s.image), s.prompts)
+    a = engine.predict(embedding, s.prompts)  # the tuned engine itself: nothing from the old weights is reused
     b = reloaded.predict(reloaded.embed(s.image), s.prompts)
     np.testing.assert_allclose(a.low_res_logits, b.low_res_logits, atol=1e-5)
 

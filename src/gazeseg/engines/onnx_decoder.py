@@ -2,9 +2,11 @@
 
 Two graphs can sit next to a checkpoint as ``*.decoder.onnx``:
 - ``fast`` (what ``gazeseg models export-onnx`` writes): ``FastSamPromptDecoder``, the decoder
-  re-associated for CPU latency, low-resolution logits only, image embedding channels-last;
+  re-associated for CPU latency, low-resolution logits of the image's own tokens only, its image
+  side (``prompted_image_feeds``) computed once per image;
 - ``official``: ``segment_anything.utils.onnx.SamOnnxModel``, for files exported elsewhere.
-Both take the prompt arrays of SAM's ONNX example (``prompt_feeds``).
+Both take the prompt arrays of SAM's ONNX example (``prompt_feeds``); what a graph does not take
+is left out of its feeds.
 """
 
 from __future__ import annotations
@@ -62,7 +64,10 @@ def export_sam_decoder(model, path: Path, *, graph: str = "fast", opset: int = 1
         from gazeseg.engines.sam_fast_decoder import FastSamPromptDecoder
 
         module = FastSamPromptDecoder(model)
-        dummy = {"image_tokens": torch.randn(side[0] * side[1], embed_dim), **prompts}
+        image_side = module.image_feeds(np.random.default_rng(0).normal(size=(side[0] * side[1], embed_dim)).astype(np.float32), None)
+        dummy = {**{k: torch.as_tensor(v) for k, v in image_side.items()},
+                 "point_coords": prompts["point_coords"], "point_labels": prompts["point_labels"],
+                 "valid_tokens": torch.tensor([side[0] - 3, side[1]], dtype=torch.int64)}
         outputs = ["iou_predictions", "low_res_masks"]
     else:
         from segment_anything.utils.onnx import SamOnnxModel
@@ -106,8 +111,10 @@ class OnnxSamDecoder:
             raise InputError(f"onnx decoder: {path} is not a readable ONNX model ({error}); export it again with `gazeseg models export-onnx`") from None
         self.path = Path(path)
         self.inputs = {i.name for i in self.session.get_inputs()}
-        if "image_tokens" in self.inputs:
+        if "prompted_tokens" in self.inputs:
             self.graph = "fast"
+        elif "image_tokens" in self.inputs:  # the fast graph of gazeseg 0.x before the image side moved out
+            raise InputError(f"onnx decoder: {path} is an older gazeseg export; export it again with `gazeseg models export-onnx`")
         elif "image_embeddings" in self.inputs:
             self.graph = "official"
         else:
@@ -150,3 +157,7 @@ class ImageFeedsMemo:
             self._feeds = self._build(*arrays)
             self._key = arrays[0]
         return self._feeds
+
+    def clear(self) -> None:
+        """Forget the memoised feeds (the weights they were computed with changed)."""
+        self._key, self._feeds = None, {}

@@ -105,8 +105,18 @@ class SamEngine(Engine):
         from gazeseg.engines.sam_fast_decoder import FastSamPromptDecoder, TorchFastDecoder
 
         self.onnx = open_onnx_decoder(onnx_decoder, threads=threads)
-        self.prompt_decoder = self.onnx or TorchFastDecoder(FastSamPromptDecoder(model))
-        self._image_feeds = ImageFeedsMemo(_sam_image_feeds)
+        self._fast = FastSamPromptDecoder(model).eval()
+        self.prompt_decoder = self.onnx or TorchFastDecoder(self._fast)
+        self._image_feeds = ImageFeedsMemo(self._build_image_feeds)
+
+    def weights_changed(self) -> None:
+        """The prompt side was trained in place: drop what was computed with the old weights (the
+        memoised image side) and an exported ONNX decoder, which holds the old weights."""
+        from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
+
+        self._image_feeds.clear()
+        self.onnx = None
+        self.prompt_decoder = TorchFastDecoder(self._fast)
 
     @property
     def model_id(self) -> str:
@@ -134,25 +144,34 @@ class SamEngine(Engine):
         box = self.transform.apply_boxes(prompts.box_xyxy[None].astype(np.float64), hw) if prompts.box_xyxy is not None else None
         return coords, box
 
-    def predict_logits(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> tuple[np.ndarray, np.ndarray]:
+    def predict_logits(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool,
+                       whole_frame: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(scores (K,), low-res logits (K, 256, 256)) without upsampling: the live preview path.
 
         Runs the re-associated decoder (``sam_fast_decoder``; ONNX Runtime when exported, else
-        PyTorch), which equals the official ``MaskDecoder`` up to float rounding.
+        PyTorch), which equals the official ``MaskDecoder`` up to float rounding. Logits under
+        SAM's padding are only computed with ``whole_frame`` (to feed them back as a mask prompt,
+        which sees the whole frame); otherwise they are ``PADDING_LOGIT``.
         """
         from gazeseg.engines.onnx_decoder import prompt_feeds
+        from gazeseg.engines.sam_fast_decoder import pad_to_frame, valid_token_grid
 
         coords, box = self._prompt_arrays(embedding, prompts)
-        feeds = {**self._image_feeds.get(embedding.payload["features"]), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits)}
+        features = embedding.payload["features"]
+        side = features.shape[1]
+        valid = np.array([side, side], np.int64) if whole_frame else valid_token_grid(tuple(embedding.payload["input_hw"]), side)
+        feeds = {**self._image_feeds.get(features), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits), "valid_tokens": valid}
+        if prompts.mask_logits is not None:  # the image side with this mask prompt's dense embedding
+            feeds.update(self._fast.image_feeds(feeds["image_tokens"], prompts.mask_logits))
         iou, low_res = self.prompt_decoder.run(feeds)
         pick = slice(1, None) if multimask else slice(0, 1)
-        return iou[pick].astype(np.float32), low_res[pick].astype(np.float32)
+        return iou[pick].astype(np.float32), pad_to_frame(low_res[pick].astype(np.float32), 4 * side)
 
     def _predict(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> MaskPrediction:
         import torch
         import torch.nn.functional as F  # noqa: N812
 
-        scores, low_res = self.predict_logits(embedding, prompts, multimask=multimask)
+        scores, low_res = self.predict_logits(embedding, prompts, multimask=multimask, whole_frame=True)
         h, w = embedding.image_hw
         ih, iw = (int(v) for v in embedding.payload["input_hw"])
         size = self.model.image_encoder.img_size
@@ -163,13 +182,15 @@ class SamEngine(Engine):
         return MaskPrediction(masks=(full > self.model.mask_threshold).numpy(), scores=scores, low_res_logits=low_res)
 
 
-def _sam_image_feeds(features: np.ndarray) -> dict[str, np.ndarray]:
-    """The decoder's image inputs (channels-last tokens for the fast graph, the map for the official one)."""
-    return {
-        "image_tokens": np.ascontiguousarray(features.reshape(features.shape[0], -1).T, dtype=np.float32),
-        "image_embeddings": np.asarray(features, np.float32)[None],
-        "orig_im_size": np.array([4 * features.shape[1], 4 * features.shape[2]], np.float32),
-    }
+    def _build_image_feeds(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        """The decoder's image inputs: the fast graph's image side without a mask prompt
+        (``prompted_image_feeds``), and the embedding map for SAM's own ONNX graph."""
+        tokens = np.ascontiguousarray(features.reshape(features.shape[0], -1).T, dtype=np.float32)
+        return {
+            "image_tokens": tokens, **self._fast.image_feeds(tokens, None),
+            "image_embeddings": np.asarray(features, np.float32)[None],
+            "orig_im_size": np.array([4 * features.shape[1], 4 * features.shape[2]], np.float32),
+        }
 
 
 def file_fingerprint(path: Path) -> str:

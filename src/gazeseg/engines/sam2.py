@@ -99,8 +99,9 @@ class Sam2Engine(Engine):
         self.arch = arch
         self._video = None
         self.onnx = open_onnx_decoder(onnx_decoder, threads=threads)
-        self.prompt_decoder = self.onnx or TorchFastDecoder(FastSam2PromptDecoder(model))
-        self._image_feeds = ImageFeedsMemo(sam2_image_feeds)
+        self._fast = FastSam2PromptDecoder(model).eval()
+        self.prompt_decoder = self.onnx or TorchFastDecoder(self._fast)
+        self._image_feeds = ImageFeedsMemo(lambda *maps: sam2_image_feeds(self._fast, *maps))
 
     def propagate(self, frames_rgb: list[np.ndarray], mask: np.ndarray) -> list[np.ndarray]:
         """Carry ``mask`` (on ``frames_rgb[0]``) through the following frames with SAM 2's video
@@ -128,6 +129,15 @@ class Sam2Engine(Engine):
                 if index > 0:
                     out[index] = (logits[0, 0] > 0).numpy()
         return out
+
+    def weights_changed(self) -> None:
+        """The prompt side was trained in place: drop what was computed with the old weights (the
+        memoised image side) and an exported ONNX decoder, which holds the old weights."""
+        from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
+
+        self._image_feeds.clear()
+        self.onnx = None
+        self.prompt_decoder = TorchFastDecoder(self._fast)
 
     @property
     def model_id(self) -> str:
@@ -162,7 +172,10 @@ class Sam2Engine(Engine):
             if prompts.box_xyxy is not None:
                 box = transforms.transform_boxes(torch.as_tensor(prompts.box_xyxy, dtype=torch.float), normalize=True, orig_hw=hw).numpy()
         p = embedding.payload
-        feeds = {**self._image_feeds.get(p["image_embed"], p["high_res_0"], p["high_res_1"]), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits, family="sam2")}
+        feeds = {**self._image_feeds.get(p["image_embed"], p["high_res_0"], p["high_res_1"]),
+                 **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits, family="sam2")}
+        if prompts.mask_logits is not None:  # the image side with this mask prompt's dense embedding
+            feeds.update(self._fast.image_feeds(feeds["image_tokens"], prompts.mask_logits))
         iou, low_res = self.prompt_decoder.run(feeds)
         if multimask:
             return iou[1:].astype(np.float32), low_res[1:].astype(np.float32)

@@ -14,14 +14,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gazeseg.engines.sam_fast_decoder import FastMaskDecoder, channels_last, high_res_sub_pixel
+from gazeseg.engines.sam_fast_decoder import FIRST_LAYER_INPUTS, FastMaskDecoder, channels_last, high_res_sub_pixel, prompted_image_feeds
 
 
 class FastSam2PromptDecoder(nn.Module):
-    """Inputs: ``image_tokens`` (S*S, C), ``high_res_0``/``high_res_1`` in sub-pixel layout
-    (``sam2_image_feeds``), ``point_coords``/``point_labels`` (1, N, ...) in the 1024 frame with
-    the padding point included (``prompt_feeds(family="sam2")``), ``mask_input``, ``has_mask_input``.
-    Outputs ``iou_predictions`` (1, M), ``low_res_masks`` (1, M, 4S, 4S), ``object_score_logits`` (1, 1)."""
+    """Inputs: the image side from ``image_feeds`` (``prompted_tokens`` and ``FIRST_LAYER_INPUTS``),
+    ``high_res_0``/``high_res_1`` in sub-pixel layout (``sam2_image_feeds``),
+    ``point_coords``/``point_labels`` (1, N, ...) in the 1024 frame with the padding point included
+    (``prompt_feeds(family="sam2")``). Outputs ``iou_predictions`` (1, M), ``low_res_masks``
+    (1, M, 4S, 4S), ``object_score_logits`` (1, 1). SAM 2 resizes every image to the full square,
+    so there is no padding to leave out."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -34,25 +36,28 @@ class FastSam2PromptDecoder(nn.Module):
 
     @staticmethod
     def input_names() -> list[str]:
-        return ["image_tokens", "high_res_0", "high_res_1", "point_coords", "point_labels", "mask_input", "has_mask_input"]
+        return ["prompted_tokens", *FIRST_LAYER_INPUTS, "high_res_0", "high_res_1", "point_coords", "point_labels"]
 
-    def forward(self, image_tokens: Tensor, high_res_0: Tensor, high_res_1: Tensor, point_coords: Tensor,
-                point_labels: Tensor, mask_input: Tensor, has_mask_input: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def image_feeds(self, image_tokens: np.ndarray, mask_logits: np.ndarray | None) -> dict[str, np.ndarray]:
+        return prompted_image_feeds(self.decoder, self.encoder, self.image_pe, image_tokens, mask_logits)
+
+    def forward(self, prompted_tokens: Tensor, layer0_keys: Tensor, layer0_values: Tensor, layer0_queries: Tensor,
+                high_res_0: Tensor, high_res_1: Tensor, point_coords: Tensor, point_labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         sparse = self.encoder._embed_points(point_coords, point_labels, pad=False)[0]
-        no_mask = self.encoder.no_mask_embed.weight  # (1, C)
-        masked = channels_last(self.encoder._embed_masks(mask_input)[0])
-        image = image_tokens + has_mask_input * masked + (1 - has_mask_input) * no_mask
         tokens = torch.cat([self.decoder.output_tokens(), sparse], dim=0)
-        logits, iou, queries = self.decoder(image, self.image_pe, tokens, self.side, (high_res_0, high_res_1))
+        logits, iou, queries = self.decoder(prompted_tokens, self.image_pe, tokens, self.side, (high_res_0, high_res_1),
+                                            first_layer=(layer0_keys, layer0_values, layer0_queries))
         score = self.decoder.decoder.pred_obj_score_head(queries[0]) if self.decoder.first_output else torch.full((1,), 10.0)
         return iou[None], logits[None], score[None]
 
 
-def sam2_image_feeds(image_embed: np.ndarray, high_res_0: np.ndarray, high_res_1: np.ndarray) -> dict[str, np.ndarray]:
-    """The decoder's image inputs from an ``Embedding`` payload, in the fast layout."""
+def sam2_image_feeds(decoder: FastSam2PromptDecoder, image_embed: np.ndarray, high_res_0: np.ndarray,
+                     high_res_1: np.ndarray) -> dict[str, np.ndarray]:
+    """The decoder's image inputs from an ``Embedding`` payload, in the fast layout, without a mask prompt."""
     s0, s1 = high_res_sub_pixel(torch.as_tensor(high_res_0), torch.as_tensor(high_res_1))
+    tokens = np.ascontiguousarray(image_embed.reshape(image_embed.shape[0], -1).T, dtype=np.float32)
     return {
-        "image_tokens": np.ascontiguousarray(image_embed.reshape(image_embed.shape[0], -1).T, dtype=np.float32),
+        "image_tokens": tokens, **decoder.image_feeds(tokens, None),
         "high_res_0": s0.numpy().astype(np.float32, copy=False),
         "high_res_1": s1.numpy().astype(np.float32, copy=False),
     }
@@ -64,10 +69,11 @@ def export_sam2_decoder(model: nn.Module, path: Path, *, opset: int = 17) -> Pat
     side = module.side
     c = module.encoder.embed_dim
     c0, c1 = module.decoder.up2.weight.shape[1], module.decoder.up1.weight.shape[1]
+    image_side = module.image_feeds(np.random.default_rng(0).normal(size=(side * side, c)).astype(np.float32), None)
     dummy = (
-        torch.randn(side * side, c), torch.randn(side * side, 2, 2, 2, 2, c0), torch.randn(side * side, 2, 2, c1),
+        *(torch.as_tensor(image_side[k]) for k in ("prompted_tokens", *FIRST_LAYER_INPUTS)),
+        torch.randn(side * side, 2, 2, 2, 2, c0), torch.randn(side * side, 2, 2, c1),
         torch.randint(0, 1024, (1, 5, 2)).float(), torch.randint(0, 4, (1, 5)).float(),
-        torch.randn(1, 1, 4 * side, 4 * side), torch.tensor([1.0]),
     )
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")

@@ -276,6 +276,7 @@ def train_prompt_side(
     for param in model.parameters():
         param.requires_grad_(False)
     model.eval()
+    adapter.engine.weights_changed()
     after = history[best_epoch - 1] if best_epoch else {**before, "epoch": 0}
     after = {k: v for k, v in after.items() if k.startswith(("train_", "val_"))}
     return FinetuneResult(history, before, after, best_epoch, len(train), len(val), data_hash(samples), asdict(cfg))
