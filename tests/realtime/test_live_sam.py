@@ -59,3 +59,22 @@ def test_previews_use_low_res_logits_and_accept_upsamples(tiny_sam, grabcut, mon
     scores, low = logits(live.embedding, preview.prompts, multimask=multimask)
     np.testing.assert_array_equal(logits_to_preview(low[preview.index], gt.shape, preview.mask.shape), preview.mask)
     np.testing.assert_array_equal(predict(live.embedding, preview.prompts, multimask=multimask).masks[preview.index], full)
+
+
+def test_opening_an_image_prepares_the_decoder(tiny_sam, grabcut, monkeypatch):
+    """The decoder's per-image work (dense prompt, first layer's projections) is done by
+    ``set_image``, so the first fixation on a new image decodes as fast as the next ones."""
+    from gazeseg.core.types import GazeSamples
+
+    image, _, centre = grabcut
+    builds = []
+    build = tiny_sam._image_feeds._build
+    monkeypatch.setattr(tiny_sam._image_feeds, "_build", lambda *arrays: builds.append(1) or build(*arrays))
+    with LiveSegmenter(tiny_sam, px_per_deg=29.0) as live:
+        live.set_image("teddy", image[::-1].copy())  # an image this engine has not seen
+        assert len(builds) == 1
+        gaze_xy = np.repeat(np.asarray(centre, float)[None], 36, 0)
+        gaze_xy[:, 1] = image.shape[0] - gaze_xy[:, 1]
+        live.push_gaze(GazeSamples(np.arange(36) / 120, gaze_xy, np.ones(36, bool), frame="image_px"))
+        assert live.wait_idle(60) and live.stats.errors == 0 and live.poll() is not None
+        assert len(builds) == 1  # the first decode reused it

@@ -69,6 +69,10 @@ class Engine(ABC):
 
         return self._embed(to_rgb_uint8(image))
 
+    def prepare(self, embedding: Embedding) -> None:
+        """Get ready to decode prompts on ``embedding`` (the image now on screen), so that the first
+        prompt does not pay for per-image work; engines without such work do nothing."""
+
     def predict(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool = True) -> MaskPrediction:
         """Masks for ``prompts`` on the embedded image; see ``PromptSet`` for frames and units."""
         if embedding.model_id != self.model_id:

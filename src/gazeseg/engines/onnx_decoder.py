@@ -11,6 +11,7 @@ is left out of its feeds.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -148,16 +149,19 @@ class ImageFeedsMemo:
 
     def __init__(self, build: Callable[..., dict[str, np.ndarray]]) -> None:
         self._build = build
-        self._key: object = None
-        self._feeds: dict[str, np.ndarray] = {}
+        self._memo: tuple[object, dict[str, np.ndarray]] = (None, {})
+        self._lock = threading.Lock()  # the app's threads and the live decoder share one engine
 
     def get(self, *arrays: np.ndarray) -> dict[str, np.ndarray]:
         """Feeds for ``arrays`` (the embedding's payload arrays); rebuilt when the first one changes."""
-        if arrays[0] is not self._key:
-            self._feeds = self._build(*arrays)
-            self._key = arrays[0]
-        return self._feeds
+        with self._lock:
+            key, feeds = self._memo
+            if arrays[0] is not key:
+                feeds = self._build(*arrays)
+                self._memo = (arrays[0], feeds)
+            return feeds
 
     def clear(self) -> None:
         """Forget the memoised feeds (the weights they were computed with changed)."""
-        self._key, self._feeds = None, {}
+        with self._lock:
+            self._memo = (None, {})

@@ -109,6 +109,10 @@ class SamEngine(Engine):
         self.prompt_decoder = self.onnx or TorchFastDecoder(self._fast)
         self._image_feeds = ImageFeedsMemo(self._build_image_feeds)
 
+    def prepare(self, embedding: Embedding) -> None:
+        """Compute the decoder's image side now (``prompted_image_feeds``: about one decode's work)."""
+        self._image_feeds.get(embedding.payload["features"])
+
     def weights_changed(self) -> None:
         """The prompt side was trained in place: drop what was computed with the old weights (the
         memoised image side) and an exported ONNX decoder, which holds the old weights."""

@@ -130,6 +130,11 @@ class Sam2Engine(Engine):
                     out[index] = (logits[0, 0] > 0).numpy()
         return out
 
+    def prepare(self, embedding: Embedding) -> None:
+        """Compute the decoder's image side now (``prompted_image_feeds``: about one decode's work)."""
+        p = embedding.payload
+        self._image_feeds.get(p["image_embed"], p["high_res_0"], p["high_res_1"])
+
     def weights_changed(self) -> None:
         """The prompt side was trained in place: drop what was computed with the old weights (the
         memoised image side) and an exported ONNX decoder, which holds the old weights."""

@@ -120,6 +120,9 @@ class AreaPriorEngine(Engine):
     def _embed(self, image_rgb: np.ndarray) -> Embedding:
         return self.base._embed(image_rgb)
 
+    def prepare(self, embedding: Embedding) -> None:
+        self.base.prepare(embedding)
+
     def _predict(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> MaskPrediction:
         first_look = prompts.mask_logits is None and prompts.box_xyxy is None and len(prompts.points_xy) == 1
         if not first_look or self.prior.weight == 0:

@@ -182,6 +182,9 @@ class RefinedEngine(Engine):
         return Embedding(model_id=self.model_id, image_digest=inner.image_digest, image_hw=inner.image_hw,
                          payload={"inner": inner, "lab": lab, "grad": grad})
 
+    def prepare(self, embedding: Embedding) -> None:
+        self.base.prepare(embedding.payload["inner"])
+
     def _features(self, embedding: Embedding, base: MaskPrediction, prompts: PromptSet) -> np.ndarray:
         lab = embedding.payload["lab"]
         gh, gw = lab.shape[:2]

@@ -209,6 +209,8 @@ class LiveSegmenter:
                 embedding = self.prefetch.wait(image_id, image=image)
             if embedding is None:
                 embedding = self.cache.get_or_embed(self.engine, image)
+            with self._decode_lock:  # per-image decoder work now, not on the first fixation
+                self.engine.prepare(embedding)
             self.timer.record("embed", (time.perf_counter() - start) * 1e3)
         with self._lock:
             self.image_id = image_id
@@ -508,6 +510,7 @@ class LiveSegmenter:
             crop = crop_around(image.shape[:2], (float(anchor[0]), float(anchor[1])), size=self.tile_size)
             start = time.perf_counter()
             embedding = self.cache.get_or_embed(self.engine, crop_image(image, crop))
+            self.engine.prepare(embedding)
             self.timer.record("embed", (time.perf_counter() - start) * 1e3)
             with self._lock:
                 if self._tiled_image is image:
