@@ -387,7 +387,7 @@ def main() -> None:
     parser.add_argument("--image", default=str(DEFAULT_IMAGE))
     parser.add_argument("--engines", default="sam-vit_b,sam-vit_b-onnx,sam2.1-tiny,sam2.1-tiny-onnx,classic")
     parser.add_argument("--presets", default="tobii-pro-nano,tobii-pro-spectrum")
-    parser.add_argument("--duration-s", type=float, default=8.0)
+    parser.add_argument("--duration-s", type=float, default=20.0, help="gaze per run (20 s: about 50 fixations, enough for a p95)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (a laptop's 2 cores)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--decoder-repeats", type=int, default=40, help="prompt steps per decoder variant in the micro-benchmark")
