@@ -83,10 +83,9 @@ def _finetune_classic(args: argparse.Namespace, store: ProjectStore, out: Path) 
     from gazeseg.eval.metrics import iou
     from gazeseg.learn.area_prior import AreaPriorEngine, fit_area_prior, replay_first_look
     from gazeseg.learn.classic_tuner import save_params, tune_classic
-    from gazeseg.learn.versions import AREA_PRIOR_NAME
     from gazeseg.learn.data import data_hash, samples_from_project, split
     from gazeseg.learn.selector import CandidateSelector, candidate_features
-    from gazeseg.learn.versions import save_version
+    from gazeseg.learn.versions import AREA_PRIOR_NAME, save_version
 
     samples = samples_from_project(args.project)
     if not samples:

@@ -165,3 +165,37 @@ class ImageFeedsMemo:
         """Forget the memoised feeds (the weights they were computed with changed)."""
         with self._lock:
             self._memo = (None, {})
+
+
+class FastDecoding:
+    """What the SAM and SAM 2 engines share to decode prompts: their fast decoder module, run by
+    the exported ONNX decoder next to the checkpoint when there is one, else by PyTorch, and the
+    decoder's image side memoised per image (``ImageFeedsMemo``)."""
+
+    onnx: OnnxSamDecoder | None
+    prompt_decoder: object
+
+    def _setup_decoding(self, fast: object, onnx_decoder: Path | None, threads: int | None,
+                        build_image_feeds: Callable[..., dict[str, np.ndarray]]) -> None:
+        from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
+
+        self._fast = fast.eval()  # type: ignore[attr-defined]
+        self.onnx = open_onnx_decoder(onnx_decoder, threads=threads)
+        self.prompt_decoder = self.onnx or TorchFastDecoder(self._fast)
+        self._image_feeds = ImageFeedsMemo(build_image_feeds)
+
+    def _run_decoder(self, feeds: dict[str, np.ndarray], mask_logits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(IoU, low-res logits) of every mask token; a mask prompt changes the image side, which is
+        then computed for this call instead of taken from the memo."""
+        if mask_logits is not None:
+            feeds = {**feeds, **self._fast.image_feeds(feeds["image_tokens"], mask_logits)}  # type: ignore[attr-defined]
+        return self.prompt_decoder.run(feeds)  # type: ignore[attr-defined]
+
+    def weights_changed(self) -> None:
+        """The prompt side was trained in place: drop what was computed with the old weights (the
+        memoised image side) and an exported ONNX decoder, which holds the old weights."""
+        from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
+
+        self._image_feeds.clear()
+        self.onnx = None
+        self.prompt_decoder = TorchFastDecoder(self._fast)

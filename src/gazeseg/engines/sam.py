@@ -18,6 +18,7 @@ import numpy as np
 from gazeseg.core.errors import InputError, MissingDependencyError
 from gazeseg.core.types import MaskPrediction, PromptSet
 from gazeseg.engines.base import Embedding, Engine, image_digest
+from gazeseg.engines.onnx_decoder import FastDecoding
 from gazeseg.engines.registry import register_engine
 
 
@@ -89,7 +90,7 @@ def load_sam(checkpoint: Path | str):  # noqa: ANN201
     return model
 
 
-class SamEngine(Engine):
+class SamEngine(FastDecoding, Engine):
     name = "sam"
 
     def __init__(self, model, *, model_id: str, threads: int | None = None, onnx_decoder: Path | None = None) -> None:  # noqa: ANN001
@@ -101,26 +102,13 @@ class SamEngine(Engine):
         self.model = model
         self._model_id = model_id
         self.transform = ResizeLongestSide(model.image_encoder.img_size)
-        from gazeseg.engines.onnx_decoder import ImageFeedsMemo, open_onnx_decoder
-        from gazeseg.engines.sam_fast_decoder import FastSamPromptDecoder, TorchFastDecoder
+        from gazeseg.engines.sam_fast_decoder import FastSamPromptDecoder
 
-        self.onnx = open_onnx_decoder(onnx_decoder, threads=threads)
-        self._fast = FastSamPromptDecoder(model).eval()
-        self.prompt_decoder = self.onnx or TorchFastDecoder(self._fast)
-        self._image_feeds = ImageFeedsMemo(self._build_image_feeds)
+        self._setup_decoding(FastSamPromptDecoder(model), onnx_decoder, threads, self._build_image_feeds)
 
     def prepare(self, embedding: Embedding) -> None:
         """Compute the decoder's image side now (``prompted_image_feeds``: about one decode's work)."""
         self._image_feeds.get(embedding.payload["features"])
-
-    def weights_changed(self) -> None:
-        """The prompt side was trained in place: drop what was computed with the old weights (the
-        memoised image side) and an exported ONNX decoder, which holds the old weights."""
-        from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
-
-        self._image_feeds.clear()
-        self.onnx = None
-        self.prompt_decoder = TorchFastDecoder(self._fast)
 
     @property
     def model_id(self) -> str:
@@ -165,9 +153,7 @@ class SamEngine(Engine):
         side = features.shape[1]
         valid = np.array([side, side], np.int64) if whole_frame else valid_token_grid(tuple(embedding.payload["input_hw"]), side)
         feeds = {**self._image_feeds.get(features), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits), "valid_tokens": valid}
-        if prompts.mask_logits is not None:  # the image side with this mask prompt's dense embedding
-            feeds.update(self._fast.image_feeds(feeds["image_tokens"], prompts.mask_logits))
-        iou, low_res = self.prompt_decoder.run(feeds)
+        iou, low_res = self._run_decoder(feeds, prompts.mask_logits)
         pick = slice(1, None) if multimask else slice(0, 1)
         return iou[pick].astype(np.float32), pad_to_frame(low_res[pick].astype(np.float32), 4 * side)
 
@@ -184,7 +170,6 @@ class SamEngine(Engine):
             up = up[..., :ih, :iw]
             full = F.interpolate(up, (h, w), mode="bilinear", align_corners=False)[0]
         return MaskPrediction(masks=(full > self.model.mask_threshold).numpy(), scores=scores, low_res_logits=low_res)
-
 
     def _build_image_feeds(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """The decoder's image inputs: the fast graph's image side without a mask prompt

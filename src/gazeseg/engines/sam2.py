@@ -19,6 +19,7 @@ import numpy as np
 from gazeseg.core.errors import InputError, MissingDependencyError
 from gazeseg.core.types import MaskPrediction, PromptSet
 from gazeseg.engines.base import Embedding, Engine, image_digest
+from gazeseg.engines.onnx_decoder import FastDecoding
 from gazeseg.engines.registry import register_engine
 
 
@@ -78,7 +79,7 @@ def load_sam2(checkpoint: Path | str):  # noqa: ANN201
     return model.eval()
 
 
-class Sam2Engine(Engine):
+class Sam2Engine(FastDecoding, Engine):
     name = "sam2"
 
     def __init__(self, model, *, model_id: str, threads: int | None = None, arch: str | None = None,  # noqa: ANN001
@@ -86,9 +87,7 @@ class Sam2Engine(Engine):
         import torch
         from sam2.sam2_image_predictor import SAM2ImagePredictor
 
-        from gazeseg.engines.onnx_decoder import ImageFeedsMemo, open_onnx_decoder
         from gazeseg.engines.sam2_fast_decoder import FastSam2PromptDecoder, sam2_image_feeds
-        from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
 
         if threads:
             torch.set_num_threads(threads)
@@ -98,10 +97,7 @@ class Sam2Engine(Engine):
         self._lock = threading.Lock()  # the official predictor keeps per-image state
         self.arch = arch
         self._video = None
-        self.onnx = open_onnx_decoder(onnx_decoder, threads=threads)
-        self._fast = FastSam2PromptDecoder(model).eval()
-        self.prompt_decoder = self.onnx or TorchFastDecoder(self._fast)
-        self._image_feeds = ImageFeedsMemo(lambda *maps: sam2_image_feeds(self._fast, *maps))
+        self._setup_decoding(FastSam2PromptDecoder(model), onnx_decoder, threads, lambda *maps: sam2_image_feeds(self._fast, *maps))
 
     def propagate(self, frames_rgb: list[np.ndarray], mask: np.ndarray) -> list[np.ndarray]:
         """Carry ``mask`` (on ``frames_rgb[0]``) through the following frames with SAM 2's video
@@ -134,15 +130,6 @@ class Sam2Engine(Engine):
         """Compute the decoder's image side now (``prompted_image_feeds``: about one decode's work)."""
         p = embedding.payload
         self._image_feeds.get(p["image_embed"], p["high_res_0"], p["high_res_1"])
-
-    def weights_changed(self) -> None:
-        """The prompt side was trained in place: drop what was computed with the old weights (the
-        memoised image side) and an exported ONNX decoder, which holds the old weights."""
-        from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
-
-        self._image_feeds.clear()
-        self.onnx = None
-        self.prompt_decoder = TorchFastDecoder(self._fast)
 
     @property
     def model_id(self) -> str:
@@ -179,9 +166,7 @@ class Sam2Engine(Engine):
         p = embedding.payload
         feeds = {**self._image_feeds.get(p["image_embed"], p["high_res_0"], p["high_res_1"]),
                  **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits, family="sam2")}
-        if prompts.mask_logits is not None:  # the image side with this mask prompt's dense embedding
-            feeds.update(self._fast.image_feeds(feeds["image_tokens"], prompts.mask_logits))
-        iou, low_res = self.prompt_decoder.run(feeds)
+        iou, low_res = self._run_decoder(feeds, prompts.mask_logits)
         if multimask:
             return iou[1:].astype(np.float32), low_res[1:].astype(np.float32)
         decoder = self.model.sam_mask_decoder

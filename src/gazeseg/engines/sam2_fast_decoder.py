@@ -45,8 +45,8 @@ class FastSam2PromptDecoder(nn.Module):
                 high_res_0: Tensor, high_res_1: Tensor, point_coords: Tensor, point_labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         sparse = self.encoder._embed_points(point_coords, point_labels, pad=False)[0]
         tokens = torch.cat([self.decoder.output_tokens(), sparse], dim=0)
-        logits, iou, queries = self.decoder(prompted_tokens, self.image_pe, tokens, self.side, (high_res_0, high_res_1),
-                                            first_layer=(layer0_keys, layer0_values, layer0_queries))
+        logits, iou, queries = self.decoder(prompted_tokens, self.image_pe, tokens, self.side, (layer0_keys, layer0_values, layer0_queries),
+                                            high_res=(high_res_0, high_res_1))
         score = self.decoder.decoder.pred_obj_score_head(queries[0]) if self.decoder.first_output else torch.full((1,), 10.0)
         return iou[None], logits[None], score[None]
 

@@ -156,13 +156,12 @@ class FastMaskDecoder(nn.Module):
         keys, values = self.to_image[0].project_image(keys_pe, image)
         return keys, values, self.to_tokens[0].project_image(keys_pe)
 
-    def forward(self, image: Tensor, image_pe: Tensor, tokens: Tensor, side: int,
-                high_res: tuple[Tensor, Tensor] | None = None, valid: Tensor | None = None,
-                first_layer: tuple[Tensor, Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, image: Tensor, image_pe: Tensor, tokens: Tensor, side: int, first_layer: tuple[Tensor, Tensor, Tensor],
+                high_res: tuple[Tensor, Tensor] | None = None, valid: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """image, image_pe: (side*side, C) channels-last; tokens: (T, C) output + prompt tokens;
         ``high_res`` (SAM 2): its two feature maps in the upscaling's sub-pixel layout
         (``high_res_sub_pixel``); ``valid``: (rows, cols) of the token grid to upscale (all if None);
-        ``first_layer``: ``project_first_layer(image, image_pe)`` if computed already.
+        ``first_layer``: ``project_first_layer(image, image_pe)``, computed once per image.
 
         Returns (mask logits (M, 4 rows, 4 cols), IoU predictions (M,), the output tokens after the last attention).
         """
@@ -174,7 +173,7 @@ class FastMaskDecoder(nn.Module):
                 q = queries + query_pe
                 queries = queries + layer.self_attn(q=q[None], k=q[None], v=queries[None])[0]
             queries = layer.norm1(queries)
-            if i == 0 and first_layer is not None:
+            if i == 0:  # its image side is projected already
                 k0, v0, q0 = first_layer
                 queries = layer.norm2(queries + self.to_image[0].forward_projected(queries + query_pe, k0, v0))
                 queries = layer.norm3(queries + layer.mlp(queries))
@@ -260,8 +259,8 @@ class FastSamPromptDecoder(nn.Module):
                 point_coords: Tensor, point_labels: Tensor, valid_tokens: Tensor) -> tuple[Tensor, Tensor]:
         sparse = self.prompts._embed_points(point_coords, point_labels)[0]
         tokens = torch.cat([self.decoder.output_tokens(), sparse], dim=0)
-        logits, iou, _ = self.decoder(prompted_tokens, self.image_pe, tokens, self.side, valid=valid_tokens,
-                                      first_layer=(layer0_keys, layer0_values, layer0_queries))
+        logits, iou, _ = self.decoder(prompted_tokens, self.image_pe, tokens, self.side, (layer0_keys, layer0_values, layer0_queries),
+                                      valid=valid_tokens)
         return iou[None], logits[None]
 
 

@@ -207,4 +207,3 @@ class RetinaPipeline:
         if mode == "saliency":
             return float(c.saliency)
         return filter_score(c)
-
