@@ -107,3 +107,24 @@ def test_bad_prompts(engine, scene):
         other.predict(embedding, _point(10, 10))
     with pytest.raises(InputError, match="unknown option"):
         create_engine("classic", wrong=1)
+
+
+def test_a_rejected_spill_is_undone(data_dir):
+    """GrabCut person5 under a simulated Tobii Pro Nano: the first look's foveal ring spills over
+    the background (IoU ~0.1). The user looks at the spill and rejects it. With the previous mask
+    as prior, the positives that reach the spill kept it (measured: IoU unchanged); a negative
+    point inside the previous mask discards that prior, and the reject then removes the spill."""
+    from gazeseg.eval.gaze_protocol import object_seed, run_gaze_protocol
+    from gazeseg.eval.runner import make_strategy
+
+    obj = next(o for o in load_dataset(data_dir / "grabcut") if o.name == "person5")
+    gt, ignore = obj.load()
+    gains = {}
+    for drop in (True, False):
+        engine = ClassicEngine(ClassicParams(drop_contradicted_prior=drop))
+        trace = run_gaze_protocol(engine, engine.embed(obj.load_image()), gt, ignore, make_strategy("fixation", "tobii-pro-nano"),
+                                  preset="tobii-pro-nano", seed=object_seed(0, obj.name), max_looks=2, stop_iou=None)
+        assert [look.label for look in trace.looks] == [1, 0]  # a first look, then a reject
+        gains[drop] = trace.ious[1] - trace.ious[0]
+    assert gains[True] > 0.4  # measured +0.59
+    assert gains[False] < 0.05  # measured +0.005: the reject changed nothing

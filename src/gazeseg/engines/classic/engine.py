@@ -33,15 +33,19 @@ class ClassicParams:
     seed_radius: float = 0.01
     """Radius of the definite seed disc around each click, as a fraction of the working diagonal."""
     edge_weight: float = 10.0
+    """Geodesic cost of crossing a unit of normalised colour gradient (1 = flat region)."""
     whole_bias: float = 0.15
     """Score bonus of the widest candidate: on benchmarks the whole object is what a first look means."""
-    """Geodesic cost of crossing a unit of normalised colour gradient (1 = flat region)."""
     prior_reach: tuple[float, ...] = (0.2, 0.4, 10.0)
     """Geodesic reach of each candidate's proposal, as fractions of the working diagonal."""
     border_background: bool = True
     """First click without a box: the object is what is geodesically closer to the click than to the image border."""
     zoom_margin: float = 1.0
     """Refinement clicks work on a crop around the current mask grown by this fraction (0 = off)."""
+    drop_contradicted_prior: bool = True
+    """A negative point inside the previous mask (a rejected spill) discards that mask as the
+    prior: the prior's grow/shrink proposal keeps a spill that earlier positives reach, so each
+    later reject of the same place changed nothing; segmenting from the points alone undoes it."""
     max_detail_size: int = 2048
     """Long side of the image copy kept for zoomed refinement and edge-aware upsampling."""
 
@@ -55,6 +59,7 @@ class ClassicParams:
         return (
             f"ws{self.work_size}_it{self.iterations}_sr{self.seed_radius:g}_ew{self.edge_weight:g}"
             f"_r{reach}_z{self.zoom_margin:g}-{self.max_detail_size}_bb{int(self.border_background)}_wb{self.whole_bias:g}"
+            + ("" if self.drop_contradicted_prior else "_keepprior")
         )
 
 
@@ -94,7 +99,7 @@ class ClassicEngine(Engine):
         dh, dw = detail.shape[:2]
         to_detail = np.array([dw / w, dh / h])
         previous = from_low_res(prompts.mask_logits, (dh, dw)) if prompts.mask_logits is not None else None
-        if previous is not None and not previous.any():
+        if previous is not None and (not previous.any() or (p.drop_contradicted_prior and _contradicted(previous, prompts, to_detail))):
             previous = None
 
         crop = (0, 0, dh, dw)
@@ -190,6 +195,16 @@ class ClassicEngine(Engine):
             widest = index == len(proposals) - 1 and len(proposals) > 1
             scores.append(_edge_score(fg, view.grad) + (p.whole_bias if widest else 0.0))
         return masks, scores
+
+
+def _contradicted(previous: np.ndarray, prompts: PromptSet, to_detail: np.ndarray) -> bool:
+    """True if a negative point lies inside ``previous`` (detail-resolution mask)."""
+    negatives = prompts.points_xy[prompts.labels == 0] * to_detail
+    if len(negatives) == 0:
+        return False
+    rows = np.clip(negatives[:, 1].astype(int), 0, previous.shape[0] - 1)
+    cols = np.clip(negatives[:, 0].astype(int), 0, previous.shape[1] - 1)
+    return bool(previous[rows, cols].any())
 
 
 @dataclass(frozen=True)
