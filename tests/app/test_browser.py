@@ -101,6 +101,35 @@ def test_look_accept_undo_redo_export_reload(browser, tmp_path, data_dir, live_s
         page.close()
 
 
+def test_reject_key_turns_the_place_looked_at_into_a_negative_point(browser, tmp_path, data_dir, live_server):
+    obj = next(o for o in load_dataset(data_dir / "grabcut") if o.name == "teddy")
+    gt, ignore = obj.load()
+    app = create_app(AppSettings(paths=[obj.image_path], project=tmp_path / "p.sqlite", engine="classic"))
+    with live_server(app) as server:
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.goto(server.url + "/")
+        page.wait_for_function("window.gazesegReady === true", timeout=20000)
+        x, y = interior_point(gt, ignore)
+        page.mouse.move(20, 20)
+        _dwell(page, *_image_to_page(page, x, y))
+        page.wait_for_function("window.gazeseg.preview !== null", timeout=15000)
+        live = app.state.session.live
+        background = np.argwhere(~gt & ~(ignore if ignore is not None else np.zeros_like(gt)))
+        background = background[(background.min(1) > 20) & (background[:, 0] < gt.shape[0] - 20) & (background[:, 1] < gt.shape[1] - 20)]
+        by, bx = background[np.argmax(np.hypot(background[:, 1] - x, background[:, 0] - y))]  # well away from the object's point
+        _dwell(page, *_image_to_page(page, float(bx), float(by)))
+        page.keyboard.press("x")
+        assert _until(lambda: live.current_prompts() is not None and (live.current_prompts().labels == 0).any())
+        prompts = live.current_prompts()
+        negative = prompts.points_xy[prompts.labels == 0][-1]
+        assert np.hypot(negative[0] - bx, negative[1] - by) < 3.0  # where the eyes rested, not the mouse's path
+        positives = prompts.points_xy[prompts.labels == 1]
+        # looking there to reject it made a fixation there: the reject removed its positive point
+        assert len(positives) and np.hypot(*(positives - negative).T).min() > live.merge_px
+        assert not app.state.session.store.masks()  # a negative point is a correction, not an accept
+        page.close()
+
+
 def test_volume_slices_in_browser(browser, tmp_path, data_dir, live_server):
     flair = data_dir / "brats" / "brats_2013_pat0001_1" / "Flair_subtrMeanDivStd.nii.gz"
     app = create_app(AppSettings(paths=[flair], project=tmp_path / "p.sqlite", engine="classic"))

@@ -143,6 +143,28 @@ def test_zoom_rescales_thresholds(live):
         live.set_px_per_deg(-1)
 
 
+def test_a_rejected_place_gives_no_positive_point(live, grabcut):
+    """To reject part of a mask the user looks at it (a fixation: a positive point) and presses
+    the reject key (a negative point there): the negative removes that positive, and looking there
+    again adds none."""
+    _, _, centre = grabcut
+    live.push_gaze(fixation_gaze(centre))
+    wrong = (20.0, 20.0)
+    live.push_gaze(fixation_gaze(wrong, t0=0.4))
+    assert live.wait_idle(30)
+    assert live.current_prompts().labels.tolist() == [1, 1]
+    live.add_click(wrong, False)
+    live.push_gaze(GazeSamples(np.array([0.75]), np.array([[np.nan, np.nan]]), np.zeros(1, bool), frame="image_px"))  # a blink
+    live.push_gaze(fixation_gaze((22.0, 21.0), t0=0.8))  # a new fixation on the rejected place
+    assert live.wait_idle(30)
+    prompts = live.current_prompts()
+    assert prompts.labels.tolist() == [1, 0]
+    assert prompts.points_xy[0] == pytest.approx(centre, abs=3.0) and prompts.points_xy[1].tolist() == [20.0, 20.0]
+    live.push_gaze(fixation_gaze((300.0, 200.0), t0=1.2))  # elsewhere: a positive as usual
+    assert live.wait_idle(30)
+    assert live.current_prompts().labels.tolist() == [1, 1, 0]
+
+
 def test_reset_forgets_prompts(live, grabcut):
     _, _, centre = grabcut
     live.add_click(centre, True)

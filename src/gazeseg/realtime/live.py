@@ -256,7 +256,8 @@ class LiveSegmenter:
                 self._push_fixation(samples, t0, t1)
 
     def add_click(self, xy: tuple[float, float], positive: bool) -> None:
-        """An explicit correction (image px), kept until ``reset``; decoded like a new fixation."""
+        """An explicit correction (image px), kept until ``reset``; decoded like a new fixation.
+        A negative one also removes the fixation places within ``merge_deg`` of it."""
         x, y = float(xy[0]), float(xy[1])
         if not (np.isfinite(x) and np.isfinite(y)):
             raise InputError(f"click: expected finite (x, y) image pixels, got {xy!r}")
@@ -268,6 +269,8 @@ class LiveSegmenter:
             if not (0 <= x <= w and 0 <= y <= h):
                 raise InputError(f"click: ({x:.1f}, {y:.1f}) lies outside the {w}x{h} image; give image pixels")
             self._clicks.append((x, y, 1 if positive else 0))
+            if not positive:  # to reject a place the user looks at it, and that fixation became a positive point: drop it
+                self._targets = [tg for tg in self._targets if np.hypot(tg[0] - x, tg[1] - y) > self.merge_px]
             self._submit_current(t0, {})
 
     def reset(self) -> None:
@@ -379,7 +382,10 @@ class LiveSegmenter:
         return float(np.clip(x, 0.5, w - 1.5)), float(np.clip(y, 0.5, h - 1.5))
 
     def _add_target(self, x: float, y: float, dwell_s: float) -> bool:
-        """Merge into a nearby place or append; True if the prompt points changed."""
+        """Merge into a nearby place or append; True if the prompt points changed. A place the
+        user rejected (a negative click near it) gives no positive point, however long they look."""
+        if any(label == 0 and np.hypot(cx - x, cy - y) <= self.merge_px for cx, cy, label in self._clicks):
+            return False
         for target in self._targets:
             if np.hypot(target[0] - x, target[1] - y) <= self.merge_px:
                 target[2] += dwell_s

@@ -300,8 +300,20 @@ document.addEventListener("keydown", (e) => {
   else if (k === "0") { fit(); draw(); }
   else if (k === "c") carry(1);
   else if (k === "y") decideLesion(true);
-  else if (k === "x") decideLesion(false);
+  else if (k === "x") { if (S.lesions && S.lesions.length) decideLesion(false); else lookNegative(); }
 });
+
+// The reject key of the gaze protocol (docs/evaluation.md): look at a part of the mask that is
+// wrong and press x; where the eyes rest becomes a negative point. The median of the last ~130 ms
+// of gaze, not the latest sample, so tracker noise does not move it.
+function lookNegative() {
+  if (!S.img || !S.trace.length) return;
+  const recent = S.trace.slice(-8);
+  const x = median(recent.map((p) => p[0])), y = median(recent.map((p) => p[1]));
+  if (!(x >= 0 && y >= 0 && x <= S.img.width && y <= S.img.height)) return;
+  S.restAt = performance.now();
+  api("/api/click", { x, y, positive: false }).catch(() => {});
+}
 
 async function carry(dz) {
   try { await api("/api/carry", { dz }); S.slice += dz; await openItemView(); } catch (e) { /* shown */ }
