@@ -19,7 +19,7 @@ from gazeseg.core.types import MaskPrediction, PromptSet
 from gazeseg.engines.base import Embedding, Engine, image_digest
 from gazeseg.engines.classic.lowres import from_low_res, to_low_res
 
-ALGORITHM_VERSION = "geogc-1"
+ALGORITHM_VERSION = "geogc-2"  # 2: a contradicted prior is dropped (drop_contradicted_prior)
 
 
 @dataclass(frozen=True)
