@@ -41,27 +41,6 @@ def test_online_detectors_match_offline_on_chunked_stream(raw):
         assert [(f.start_s, f.end_s) for f in found] == [(f.start_s, f.end_s) for f in expected]
 
 
-def test_block_push_equals_sample_by_sample_push(raw):
-    """``push`` absorbs runs of samples into the open fixation in one vectorised step; it must
-    find exactly what one ``push_one`` per sample finds, blinks and NaN samples included."""
-    ppd = RAW_GEOMETRY.px_per_deg
-    xy = raw.xy.copy()
-    valid = raw.valid.copy()
-    rng = np.random.default_rng(0)
-    holes = rng.choice(len(xy), 40, replace=False)
-    valid[holes[:20]] = False  # blinks flagged by the tracker
-    xy[holes[20:]] = np.nan  # samples the tracker lost without flagging them
-    stream = GazeSamples(raw.t_s, xy, valid, frame="screen_px")
-    by_sample, blocked = OnlineIDT(px_per_deg=ppd, frame="screen_px"), OnlineIDT(px_per_deg=ppd, frame="screen_px")
-    expected = [f for t, (x, y), ok in zip(stream.t_s, stream.xy, stream.valid) if (f := by_sample.push_one(float(t), float(x), float(y), bool(ok)))]
-    found = []
-    for start in range(0, len(stream), 12):  # Tobii Pro Spectrum SDK callbacks: 10-12 samples
-        found += blocked.push(stream.select(slice(start, start + 12)))
-    assert len(found) > 20
-    assert [(f.start_s, f.end_s, f.n_samples) for f in found] == [(f.start_s, f.end_s, f.n_samples) for f in expected]
-    np.testing.assert_allclose([(f.x, f.y, f.dispersion) for f in found], [(f.x, f.y, f.dispersion) for f in expected], rtol=1e-12)
-
-
 def test_idt_and_ivt_agree_on_most_samples(raw):
     ppd = RAW_GEOMETRY.px_per_deg
     a = fixation_labels(raw, idt(raw, px_per_deg=ppd))

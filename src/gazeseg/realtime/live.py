@@ -398,20 +398,12 @@ class LiveSegmenter:
         detector = self._detector
         changed = False
         t_trigger = None
-        ts, xs, ys, oks = samples.t_s, samples.xy[:, 0], samples.xy[:, 1], samples.valid
-        i, n = 0, len(ts)
-        while i < n:
-            if self._open_prompted:  # the open fixation already gave its point: only its end matters
-                i += detector.absorb(ts[i:], xs[i:], ys[i:], oks[i:])
-                if i == n:
-                    break
-            done = detector.push_one(float(ts[i]), float(xs[i]), float(ys[i]), bool(oks[i]))
-            i += 1
-            if done is not None:
+        for t, (x, y), ok in zip(samples.t_s.tolist(), samples.xy.tolist(), samples.valid.tolist()):
+            if detector.push_one(t, x, y, ok) is not None:
                 self.stats.fixations += 1
                 self._open_prompted = False
             if self._open_prompted:
-                continue
+                continue  # the open fixation already gave its point: nothing to do per sample
             current = detector.current  # None until min_dwell_s of dwell: the onset
             if current is not None:
                 self._open_prompted = True
