@@ -112,8 +112,8 @@ def test_bad_prompts(engine, scene):
 def test_a_rejected_spill_is_undone(data_dir):
     """GrabCut person5 under a simulated Tobii Pro Nano: the first look's foveal ring spills over
     the background (IoU ~0.1). The user looks at the spill and rejects it. With the previous mask
-    as prior, the positives that reach the spill kept it (measured: IoU unchanged); a negative
-    point inside the previous mask discards that prior, and the reject then removes the spill."""
+    as prior, the positives that reach the spill kept it (measured: IoU unchanged); when the prior
+    cannot honour the reject, the engine segments again from the points, and the spill goes."""
     from gazeseg.eval.gaze_protocol import object_seed, run_gaze_protocol
     from gazeseg.eval.runner import make_strategy
 
@@ -128,3 +128,18 @@ def test_a_rejected_spill_is_undone(data_dir):
         gains[drop] = trace.ious[1] - trace.ious[0]
     assert gains[True] > 0.4  # measured +0.59
     assert gains[False] < 0.05  # measured +0.005: the reject changed nothing
+
+
+def test_a_reject_counts_as_failed_only_when_the_mask_still_surrounds_the_point():
+    from gazeseg.engines.classic.engine import _reject_failed
+
+    prompts = PromptSet(points_xy=np.array([[50.0, 50.0], [150.0, 100.0]]), labels=np.array([1, 0]))
+    spill = np.zeros((1, 200, 300), bool)
+    spill[0, 20:180, 20:250] = True  # covers the negative point's surroundings
+    spill[0, 97:104, 147:154] = False  # only the point's own seed disc was cleared
+    assert _reject_failed(spill, prompts, seed_radius=0.01)
+    honoured = spill.copy()
+    honoured[0, 70:130, 120:250] = False  # the region around the negative point went
+    assert not _reject_failed(honoured, prompts, seed_radius=0.01)
+    positives_only = PromptSet(points_xy=prompts.points_xy[:1], labels=prompts.labels[:1])
+    assert not _reject_failed(spill, positives_only, seed_radius=0.01)

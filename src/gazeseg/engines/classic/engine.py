@@ -19,7 +19,7 @@ from gazeseg.core.types import MaskPrediction, PromptSet
 from gazeseg.engines.base import Embedding, Engine, image_digest
 from gazeseg.engines.classic.lowres import from_low_res, to_low_res
 
-ALGORITHM_VERSION = "geogc-2"  # 2: a contradicted prior is dropped (drop_contradicted_prior)
+ALGORITHM_VERSION = "geogc-3"  # 3: a reject the prior cannot honour drops the prior (drop_contradicted_prior)
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,11 @@ class ClassicParams:
     zoom_margin: float = 1.0
     """Refinement clicks work on a crop around the current mask grown by this fraction (0 = off)."""
     drop_contradicted_prior: bool = True
-    """A negative point inside the previous mask (a rejected spill) discards that mask as the
-    prior: the prior's grow/shrink proposal keeps a spill that earlier positives reach, so each
-    later reject of the same place changed nothing; segmenting from the points alone undoes it."""
+    """When a negative point lies inside the previous mask and the mask made with that mask as
+    prior still covers the point's surroundings, segment again from the points alone. The prior's
+    grow/shrink proposal keeps a spill that earlier positives reach (a foveal ring inside it), so
+    each reject of the same place changed nothing; a reject the prior can honour keeps it (its
+    zoomed, refined mask)."""
     max_detail_size: int = 2048
     """Long side of the image copy kept for zoomed refinement and edge-aware upsampling."""
 
@@ -93,15 +95,25 @@ class ClassicEngine(Engine):
 
     # -- prompt step ------------------------------------------------------------------------
     def _predict(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> MaskPrediction:
+        h, w = embedding.image_hw
+        dh, dw = embedding.payload["detail"].shape[:2]
+        to_detail = np.array([dw / w, dh / h])
+        previous = from_low_res(prompts.mask_logits, (dh, dw)) if prompts.mask_logits is not None else None
+        if previous is not None and not previous.any():
+            previous = None
+        prediction = self._predict_from(embedding, prompts, previous, multimask)
+        if previous is not None and self.params.drop_contradicted_prior and _contradicted(previous, prompts, to_detail) \
+                and _reject_failed(prediction.masks, prompts, self.params.seed_radius):
+            return self._predict_from(embedding, prompts, None, multimask)
+        return prediction
+
+    def _predict_from(self, embedding: Embedding, prompts: PromptSet, previous: np.ndarray | None, multimask: bool) -> MaskPrediction:
+        """The prompt step with ``previous`` (detail-resolution bool mask, or None) as the prior."""
         p = self.params
         h, w = embedding.image_hw
         detail = embedding.payload["detail"]
         dh, dw = detail.shape[:2]
         to_detail = np.array([dw / w, dh / h])
-        previous = from_low_res(prompts.mask_logits, (dh, dw)) if prompts.mask_logits is not None else None
-        if previous is not None and (not previous.any() or (p.drop_contradicted_prior and _contradicted(previous, prompts, to_detail))):
-            previous = None
-
         crop = (0, 0, dh, dw)
         view = _View(embedding.payload["bgr"], embedding.payload["grad"])
         if previous is not None and p.zoom_margin > 0:
@@ -205,6 +217,21 @@ def _contradicted(previous: np.ndarray, prompts: PromptSet, to_detail: np.ndarra
     rows = np.clip(negatives[:, 1].astype(int), 0, previous.shape[0] - 1)
     cols = np.clip(negatives[:, 0].astype(int), 0, previous.shape[1] - 1)
     return bool(previous[rows, cols].any())
+
+
+def _reject_failed(masks: np.ndarray, prompts: PromptSet, seed_radius: float) -> bool:
+    """True if, around some negative point, the mask still covers most of a ring just outside the
+    point's own background seed: the spill it rejected survived."""
+    negatives = prompts.points_xy[prompts.labels == 0]
+    h, w = masks.shape[1:]
+    r = max(3.0, 3 * seed_radius * float(np.hypot(h, w)))
+    yy, xx = np.ogrid[:h, :w]
+    for x, y in negatives:
+        d = np.hypot(xx - x, yy - y)
+        ring = (d > 0.6 * r) & (d <= r)
+        if ring.any() and masks[0][ring].mean() > 0.5:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
