@@ -134,12 +134,12 @@ def test_a_reject_counts_as_failed_only_when_the_mask_still_surrounds_the_point(
     from gazeseg.engines.classic.engine import _reject_failed
 
     prompts = PromptSet(points_xy=np.array([[50.0, 50.0], [150.0, 100.0]]), labels=np.array([1, 0]))
-    spill = np.zeros((1, 200, 300), bool)
-    spill[0, 20:180, 20:250] = True  # covers the negative point's surroundings
-    spill[0, 97:104, 147:154] = False  # only the point's own seed disc was cleared
+    spill = np.zeros((200, 300), bool)
+    spill[20:180, 20:250] = True  # covers the negative point's surroundings
+    spill[97:104, 147:154] = False  # only the point's own seed disc was cleared
     assert _reject_failed(spill, prompts, seed_radius=0.01)
     honoured = spill.copy()
-    honoured[0, 70:130, 120:250] = False  # the region around the negative point went
+    honoured[70:130, 120:250] = False  # the region around the negative point went
     assert not _reject_failed(honoured, prompts, seed_radius=0.01)
     positives_only = PromptSet(points_xy=prompts.points_xy[:1], labels=prompts.labels[:1])
     assert not _reject_failed(spill, positives_only, seed_radius=0.01)

@@ -103,7 +103,7 @@ class ClassicEngine(Engine):
             previous = None
         prediction = self._predict_from(embedding, prompts, previous, multimask)
         if previous is not None and self.params.drop_contradicted_prior and _contradicted(previous, prompts, to_detail) \
-                and _reject_failed(prediction.masks, prompts, self.params.seed_radius):
+                and _reject_failed(prediction.best_mask, prompts, self.params.seed_radius):
             return self._predict_from(embedding, prompts, None, multimask)
         return prediction
 
@@ -219,17 +219,18 @@ def _contradicted(previous: np.ndarray, prompts: PromptSet, to_detail: np.ndarra
     return bool(previous[rows, cols].any())
 
 
-def _reject_failed(masks: np.ndarray, prompts: PromptSet, seed_radius: float) -> bool:
-    """True if, around some negative point, the mask still covers most of a ring just outside the
-    point's own background seed: the spill it rejected survived."""
-    negatives = prompts.points_xy[prompts.labels == 0]
-    h, w = masks.shape[1:]
+def _reject_failed(mask: np.ndarray, prompts: PromptSet, seed_radius: float) -> bool:
+    """True if, around some negative point, ``mask`` (full resolution) still covers most of a ring
+    just outside the point's own background seed: the spill it rejected survived."""
+    h, w = mask.shape
     r = max(3.0, 3 * seed_radius * float(np.hypot(h, w)))
-    yy, xx = np.ogrid[:h, :w]
-    for x, y in negatives:
+    for x, y in prompts.points_xy[prompts.labels == 0]:
+        y0, y1 = max(0, int(y - r)), min(h, int(y + r) + 1)
+        x0, x1 = max(0, int(x - r)), min(w, int(x + r) + 1)
+        yy, xx = np.ogrid[y0:y1, x0:x1]
         d = np.hypot(xx - x, yy - y)
         ring = (d > 0.6 * r) & (d <= r)
-        if ring.any() and masks[0][ring].mean() > 0.5:
+        if ring.any() and mask[y0:y1, x0:x1][ring].mean() > 0.5:
             return True
     return False
 
