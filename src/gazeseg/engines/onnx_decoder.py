@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gazeseg.core.errors import InputError, MissingDependencyError
+from gazeseg.engines.base import Embedding
 
 GRAPHS = ("fast", "official")
 
@@ -183,6 +184,18 @@ class FastDecoding:
         self.onnx = open_onnx_decoder(onnx_decoder, threads=threads)
         self.prompt_decoder = self.onnx or TorchFastDecoder(self._fast)
         self._image_feeds = ImageFeedsMemo(build_image_feeds)
+
+    def _image_arrays(self, embedding: Embedding) -> tuple[np.ndarray, ...]:
+        """The embedding's payload arrays the decoder's image side is built from (per engine)."""
+        raise NotImplementedError
+
+    def _image_side(self, embedding: Embedding) -> dict[str, np.ndarray]:
+        """The decoder's image inputs for ``embedding``, memoised per image."""
+        return self._image_feeds.get(*self._image_arrays(embedding))
+
+    def prepare(self, embedding: Embedding) -> None:
+        """Compute the decoder's image side now (``prompted_image_feeds``: about one decode's work)."""
+        self._image_side(embedding)
 
     def _run_decoder(self, feeds: dict[str, np.ndarray], mask_logits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(IoU, low-res logits) of every mask token; a mask prompt changes the image side, which is

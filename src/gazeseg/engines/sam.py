@@ -106,9 +106,8 @@ class SamEngine(FastDecoding, Engine):
 
         self._setup_decoding(FastSamPromptDecoder(model), onnx_decoder, threads, self._build_image_feeds)
 
-    def prepare(self, embedding: Embedding) -> None:
-        """Compute the decoder's image side now (``prompted_image_feeds``: about one decode's work)."""
-        self._image_feeds.get(embedding.payload["features"])
+    def _image_arrays(self, embedding: Embedding) -> tuple[np.ndarray, ...]:
+        return (embedding.payload["features"],)
 
     @property
     def model_id(self) -> str:
@@ -152,7 +151,7 @@ class SamEngine(FastDecoding, Engine):
         features = embedding.payload["features"]
         side = features.shape[1]
         valid = np.array([side, side], np.int64) if whole_frame else valid_token_grid(tuple(embedding.payload["input_hw"]), side)
-        feeds = {**self._image_feeds.get(features), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits), "valid_tokens": valid}
+        feeds = {**self._image_side(embedding), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits), "valid_tokens": valid}
         iou, low_res = self._run_decoder(feeds, prompts.mask_logits)
         pick = slice(1, None) if multimask else slice(0, 1)
         return iou[pick].astype(np.float32), pad_to_frame(low_res[pick].astype(np.float32), 4 * side)

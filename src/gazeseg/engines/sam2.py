@@ -126,10 +126,9 @@ class Sam2Engine(FastDecoding, Engine):
                     out[index] = (logits[0, 0] > 0).numpy()
         return out
 
-    def prepare(self, embedding: Embedding) -> None:
-        """Compute the decoder's image side now (``prompted_image_feeds``: about one decode's work)."""
+    def _image_arrays(self, embedding: Embedding) -> tuple[np.ndarray, ...]:
         p = embedding.payload
-        self._image_feeds.get(p["image_embed"], p["high_res_0"], p["high_res_1"])
+        return p["image_embed"], p["high_res_0"], p["high_res_1"]
 
     @property
     def model_id(self) -> str:
@@ -163,8 +162,7 @@ class Sam2Engine(FastDecoding, Engine):
                 coords = transforms.transform_coords(torch.as_tensor(prompts.points_xy, dtype=torch.float), normalize=True, orig_hw=hw).numpy()
             if prompts.box_xyxy is not None:
                 box = transforms.transform_boxes(torch.as_tensor(prompts.box_xyxy, dtype=torch.float), normalize=True, orig_hw=hw).numpy()
-        p = embedding.payload
-        feeds = {**self._image_feeds.get(p["image_embed"], p["high_res_0"], p["high_res_1"]),
+        feeds = {**self._image_side(embedding),
                  **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits, family="sam2")}
         iou, low_res = self._run_decoder(feeds, prompts.mask_logits)
         if multimask:
