@@ -201,3 +201,44 @@ def test_carry_to_next_slice_with_sam2_video_predictor(tmp_path, data_dir):
         assert all(m.source == "carry-sam2-video" for m in carried)
         assert [e.kind for e in store.events()].count("open") >= 2
         assert client.app.state.session.engine._video is not None  # the video predictor did the carry
+
+
+def _look_and_wait_for_preview(client, xy_image, t0_ms=0.0):
+    with client.websocket_connect("/ws") as ws:
+        t = t0_ms + np.arange(0, 400, 8.0)
+        xy = np.repeat(np.asarray(xy_image, float)[None], len(t), 0)
+        ws.send_text(json.dumps({"type": "gaze", "t": t.tolist(), "xy": xy.tolist(), "source": "tobii"}))
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if json.loads(ws.receive_text())["type"] == "preview":
+                return
+    raise AssertionError("no preview")
+
+
+def test_accepted_masks_teach_the_tracker_offset_which_survives_a_restart(tmp_path, data_dir):
+    from gazeseg.gaze.implicit_calibration import mask_anchor
+
+    obj = _object(data_dir, "teddy")
+    gt, ignore = obj.load()
+    x, y = interior_point(gt, ignore)
+    look = np.array([x + 30.0, y - 20.0])  # a tracker that reads 30 px right and 20 px up, still on the bear
+    with _client(tmp_path, [obj.image_path]) as client:
+        item = client.get("/api/items").json()[0]["id"]
+        assert client.get("/api/state").json()["gaze_shift"] == [0.0, 0.0]
+        client.post("/api/open", json={"item": item})
+        _look_and_wait_for_preview(client, look)
+        accepted = client.post("/api/accept", json={"label": 1, "view_scale": 2.0}).json()
+        store = client.app.state.session.store
+        anchor = mask_anchor(store.decode(store.masks()[0]))
+        # one object: the page-px vector from the look to the accepted object, shrunk by half (a prior of one sample)
+        assert accepted["gaze_shift"] == pytest.approx(list(0.5 * 2.0 * (anchor - look)), abs=0.5)
+        # the mouse as gaze has no offset to learn: the page sends no view scale, nothing changes
+        client.post("/api/open", json={"item": item})
+        _look_and_wait_for_preview(client, look, t0_ms=10_000)
+        assert client.post("/api/accept", json={"label": 1}).json()["gaze_shift"] == accepted["gaze_shift"]
+    with _client(tmp_path, [obj.image_path]) as client:  # a restart keeps what was learnt
+        assert client.get("/api/state").json()["gaze_shift"] == accepted["gaze_shift"]
+        targets = [[100, 100], [500, 100], [300, 400]]
+        samples = [[[101, 99], [99, 101]], [[501, 100], [499, 100]], [[300, 401], [300, 399]]]
+        client.post("/api/validation", json={"targets": targets, "samples": samples})
+        assert client.get("/api/state").json()["gaze_shift"] == [0.0, 0.0]  # an explicit calibration replaces it

@@ -144,3 +144,69 @@ def test_volume_slices_in_browser(browser, tmp_path, data_dir, live_server):
         page.wait_for_function(f"window.gazeseg.slice === {start + 1}", timeout=15000)
         assert _until(lambda: app.state.session.current.slice_index == start + 1)
         page.close()
+
+
+class _SteadyTracker:
+    """Stands in for a running server-side tracker (the page gets its samples over the WebSocket
+    like an LSL or Tobii stream's): a steady look at one display point, paced in real time."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._look: tuple[float, float, float] | None = None  # x, y (display_norm), until (perf counter)
+
+    def look(self, xy_norm, seconds: float = 0.5) -> None:
+        import time
+
+        with self._lock:
+            self._look = (float(xy_norm[0]), float(xy_norm[1]), time.perf_counter() + seconds)
+
+    def read(self, timeout_s: float = 0.0):
+        import time
+
+        from gazeseg.core.types import GazeSamples
+
+        with self._lock:
+            now = time.perf_counter()
+            if self._look is None or now > self._look[2]:
+                return GazeSamples.empty()
+            xy = np.array([[self._look[0], self._look[1]]])
+        return GazeSamples(np.array([now]), xy, np.ones(1, bool))
+
+    def stop(self) -> None:
+        pass
+
+
+def test_an_accepted_mask_corrects_the_trackers_later_gaze(browser, tmp_path, data_dir, live_server):
+    obj = next(o for o in load_dataset(data_dir / "grabcut") if o.name == "teddy")
+    gt, ignore = obj.load()
+    app = create_app(AppSettings(paths=[obj.image_path], project=tmp_path / "p.sqlite", engine="classic"))
+    tracker = _SteadyTracker()
+    app.state.gaze_sources["lsl"] = tracker
+    with live_server(app) as server:
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.goto(server.url + "/")
+        page.wait_for_function("window.gazesegReady === true", timeout=20000)
+        page.evaluate("window.gazeseg.source = 'lsl'")  # as if the user had started the LSL tracker
+        x, y = interior_point(gt, ignore)
+        px, py = _image_to_page(page, x + 30, y - 20)  # the tracker reads a little off the bear's centre
+        display = page.evaluate(  # the page's own tracker mapping, inverted
+            "([px, py]) => [(px + window.screenX + (window.outerWidth - window.innerWidth)) / screen.width,"
+            " (py + window.screenY + (window.outerHeight - window.innerHeight)) / screen.height]", [px, py])
+        live = app.state.session.live
+        tracker.look(display)
+        assert _until(lambda: len(live.looked_places()) == 1)
+        first = live.looked_places()[0]
+        page.wait_for_function("window.gazeseg.preview !== null", timeout=15000)
+        page.keyboard.press("Space")
+        store = app.state.session.store
+        assert _until(lambda: len(store.masks()) == 1)
+        page.wait_for_function("window.gazeseg.gazeShift[0] !== 0", timeout=15000)
+        shift, scale = page.evaluate("[window.gazeseg.gazeShift, window.gazeseg.view.scale]")
+        assert np.hypot(*shift) > 1.0
+        tracker.look(display)  # the same raw gaze again: it now lands where the correction says
+        assert _until(lambda: len(live.looked_places()) == 1)
+        moved = live.looked_places()[0] - first
+        assert np.allclose(moved, np.array(shift) / scale, atol=1.5), (moved, shift, scale)
+        page.close()

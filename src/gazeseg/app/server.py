@@ -156,7 +156,9 @@ def build_app(settings: AppSettings) -> FastAPI:
     @app.post("/api/accept")
     async def accept(request: Request) -> dict:
         body = await _json(request)
-        mask_id = await asyncio.to_thread(session.accept, int(body.get("label", store.labels()[0].id)))
+        scale = body.get("view_scale")  # sent for eye trackers: learn their offset from this mask
+        mask_id = await asyncio.to_thread(session.accept, int(body.get("label", store.labels()[0].id)),
+                                          page_px_per_image_px=None if scale is None else float(scale))
         return {"mask": mask_id, **session.state()}
 
     @app.post("/api/reject")
@@ -231,6 +233,7 @@ def build_app(settings: AppSettings) -> FastAPI:
         model = CalibrationModel("affine" if len(targets) >= 3 else "offset").fit(centres, targets)
         after = validate(targets, [model.apply(s) if len(s) else s for s in samples], geometry)
         store.set_setting("calibration", json.dumps(model.to_dict()))
+        session.reset_recalibration()
         store.log("validation", accuracy_deg=before.accuracy_deg, corrected_deg=after.accuracy_deg)
         return {"accuracy_deg": before.accuracy_deg, "precision_deg": before.precision_rms_deg,
                 "accuracy_px": before.accuracy_px, "corrected_accuracy_deg": after.accuracy_deg, "model": model.to_dict()}

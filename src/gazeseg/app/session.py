@@ -52,6 +52,7 @@ class AnnotationSession:
         self._lock = threading.RLock()
         self._fixation_log = None
         self._gaze_buffer: list[np.ndarray] = []
+        self.recalibration = self._stored_recalibration()
 
     def _workers(self, engine: Engine, px_per_deg: float | None = None):  # noqa: ANN202
         """The prefetch worker and the live loop for ``engine`` (rebuilt when the engine changes)."""
@@ -200,15 +201,53 @@ class AnnotationSession:
         self.store.log("click", current.item_id, current.slice_index, x=x, y=y, positive=positive)
 
     # -- decisions -------------------------------------------------------------------------
-    def accept(self, label_id: int) -> int:
+    def accept(self, label_id: int, *, page_px_per_image_px: float | None = None) -> int:
+        """Store the mask. ``page_px_per_image_px`` (the page's zoom, sent for eye trackers, not
+        for the mouse): also learn the tracker's offset from this object (``gaze_shift``)."""
         current = self._require()
         mask = self.live.accept()
         prompts = self.live.current_prompts()
+        looks = self.live.looked_places()
         record = {} if prompts is None else {"points": prompts.points_xy.tolist(), "labels": prompts.labels.tolist()}
         self.flush_gaze()
         mask_id = self.store.accept_mask(current.item_id, current.slice_index, label_id, mask, prompts=record)
+        if page_px_per_image_px is not None and len(looks) and mask.any():
+            self._learn_offset(looks[0], mask, float(page_px_per_image_px))
         self.live.reset()
         return mask_id
+
+    # -- implicit recalibration (gazeseg.gaze.implicit_calibration) --------------------------
+    def _stored_recalibration(self):  # noqa: ANN202
+        from gazeseg.core.geometry import ViewingGeometry
+        from gazeseg.gaze.implicit_calibration import ImplicitRecalibration
+
+        stored = self.store.get_setting("implicit_recalibration")
+        if stored:
+            try:
+                return ImplicitRecalibration.from_dict(json.loads(stored))
+            except (InputError, ValueError, KeyError, TypeError):
+                pass  # an unreadable record only loses the learnt offset: start again
+        # capped at twice a webcam's accuracy (4 deg) on a laptop screen at 60 cm
+        return ImplicitRecalibration(max_shift_px=ViewingGeometry().deg_to_px(8.0))
+
+    def _learn_offset(self, look_xy: np.ndarray, mask: np.ndarray, scale: float) -> None:
+        """The first place looked at on this image, against the accepted object's centre, in page
+        px. The page had already shifted that look by the current correction: undo it first."""
+        from gazeseg.gaze.implicit_calibration import mask_anchor
+
+        if not (scale > 0 and np.isfinite(scale)):
+            raise InputError(f"view_scale: expected the page's positive zoom (page px per image px), got {scale!r}")
+        raw = np.asarray(look_xy, float) * scale - self.recalibration.shift_px
+        anchor = mask_anchor(mask) * scale
+        self.recalibration.observe(raw, anchor, target_size_px=float(np.sqrt(mask.sum())) * scale)
+        self.store.set_setting("implicit_recalibration", json.dumps(self.recalibration.to_dict()))
+
+    def reset_recalibration(self) -> None:
+        """A new explicit calibration replaces what was learnt implicitly."""
+        from gazeseg.gaze.implicit_calibration import ImplicitRecalibration
+
+        self.recalibration = ImplicitRecalibration(max_shift_px=self.recalibration.max_shift_px)
+        self.store.set_setting("implicit_recalibration", json.dumps(self.recalibration.to_dict()))
 
     def reject(self) -> None:
         current = self._require()
@@ -272,6 +311,7 @@ class AnnotationSession:
             ],
             "progress": self.progress,
             "engine": self.engine.model_id,
+            "gaze_shift": [round(float(v), 2) for v in self.recalibration.shift_px],
         }
 
     # -- export ----------------------------------------------------------------------------

@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-looks", type=int, default=5, metavar="K", help="most looks/clicks per object (default: 5)")
     parser.add_argument("--stop-iou", type=float, default=0.9, help="the simulated user stops at this IoU (default: 0.9)")
     parser.add_argument("--dwell", type=float, default=0.3, dest="dwell_s", metavar="S", help="dwell per look in seconds (default: 0.3)")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="one sitting: a fixed tracker offset for every object, and each gaze strategy also as "
+                             "<strategy>+recal, learning that offset from the masks accepted so far")
     parser.add_argument("--examples", type=int, default=2, metavar="N", help="best and worst N objects drawn as overlays (0: none)")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: results/eval_<dataset name>)")
     parser.set_defaults(func=run)
@@ -48,13 +51,14 @@ def run(args: argparse.Namespace) -> int:
         strategies=tuple(args.strategies or ("gazesam-point", "fixation")),
         presets=tuple(args.presets or ("tobii-pro-nano", "webcam")),
         clicks=args.clicks, limit=args.limit, seed=args.seed, max_looks=args.max_looks,
-        stop_iou=args.stop_iou, dwell_s=args.dwell_s,
+        stop_iou=args.stop_iou, dwell_s=args.dwell_s, recalibrate=args.recalibrate,
     )
     for strategy in config.strategies:  # fail on a typo before any work
         for preset in config.presets:
             make_strategy(strategy, preset)
     result = run_evaluation(config)
-    examples = collect_examples(config, result, per_side=args.examples) if args.examples > 0 else None
+    # overlays replay single objects, which a sitting's learnt correction does not carry to
+    examples = collect_examples(config, result, per_side=args.examples) if args.examples > 0 and not config.recalibrate else None
     out = args.out or Path("results") / f"eval_{result.dataset_name}"
     path = write_report(result, out, examples=examples)
     for method, s in summaries(result).items():

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gazeseg.core.geometry import ViewingGeometry, Viewport
-from gazeseg.core.types import PromptSet
+from gazeseg.core.types import GazeSamples, PromptSet
 from gazeseg.engines.base import Embedding, Engine
 from gazeseg.eval.clicks import next_click
 from gazeseg.eval.metrics import iou
 from gazeseg.eval.time_model import Interaction
+from gazeseg.gaze.implicit_calibration import ImplicitRecalibration
 from gazeseg.prompts.base import PromptStrategy
 
 
@@ -46,6 +47,10 @@ class GazeTrace:
     masks: list[np.ndarray] = field(default_factory=list, repr=False)
     gaze_xy: list[np.ndarray] = field(default_factory=list, repr=False)
     prompt_points: list[np.ndarray] = field(default_factory=list, repr=False)
+    first_look_screen_xy: np.ndarray | None = None
+    """The first look's raw gaze centre (screen px, before any correction): what implicit
+    recalibration pairs with the accepted mask."""
+    final_mask: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def first_iou(self) -> float:
@@ -83,10 +88,17 @@ def run_gaze_protocol(
     dwell_s: float = 0.3,
     geometry: ViewingGeometry | None = None,
     keep_masks: bool = False,
+    session_offset_screen_px: np.ndarray | None = None,
+    recalibration: ImplicitRecalibration | None = None,
 ) -> GazeTrace:
-    """Simulate one annotator segmenting the object ``gt`` by gaze with ``strategy``."""
+    """Simulate one annotator segmenting the object ``gt`` by gaze with ``strategy``.
+
+    ``session_offset_screen_px``: the tracker's systematic offset for a whole sitting (else the
+    simulator draws one per object); ``recalibration``: a correction learnt on earlier objects,
+    applied to the raw gaze before the strategy sees it.
+    """
     from gazeseg.gaze.simulator import GazeSimulator
-    from gazeseg.gaze.transforms import to_image_px
+    from gazeseg.gaze.transforms import to_image_px, to_screen_px
 
     gt = np.asarray(gt, bool)
     if not gt.any():
@@ -96,6 +108,8 @@ def run_gaze_protocol(
     viewport = Viewport.fit(w, h, geometry)
     px_per_deg = viewport.image_px_per_deg(geometry)
     simulator = GazeSimulator(preset, geometry, viewport, rng=np.random.default_rng(seed))
+    if session_offset_screen_px is not None:
+        simulator.offset_screen_px = np.asarray(session_offset_screen_px, float).reshape(2)
     trace = GazeTrace(screen_px_per_deg=geometry.px_per_deg)
     valid = np.ones_like(gt) if ignore is None else ~np.asarray(ignore, bool)
 
@@ -107,7 +121,12 @@ def run_gaze_protocol(
     region = gt
     for _ in range(max_looks):
         samples, _intended = simulator.scanpath(target[None], dwell_s=dwell_s)
-        look = to_image_px(samples, geometry, viewport)
+        screen = to_screen_px(samples, geometry)
+        if trace.first_look_screen_xy is None:
+            trace.first_look_screen_xy = dwell_centre(screen)
+        if recalibration is not None:
+            screen = recalibration.apply(screen)
+        look = to_image_px(screen, geometry, viewport)
         if keep_masks:
             trace.gaze_xy.append(look.xy[look.valid])
         start = time.perf_counter()
@@ -148,4 +167,13 @@ def run_gaze_protocol(
         (x, y), label = step
         target = np.array([x + 0.5, y + 0.5])
         region = (gt & ~mask & valid) if label == 1 else (mask & ~gt & valid)
+    trace.final_mask = mask
     return trace
+
+
+def dwell_centre(look: GazeSamples) -> np.ndarray:
+    """Median of a look's valid samples after its first third (the saccade that brought the eye
+    there comes first); NaN when the tracker lost the eye for the whole look."""
+    ok = np.asarray(look.valid, bool) & np.all(np.isfinite(look.xy), axis=1)
+    ok[: len(ok) // 3] = False
+    return np.median(look.xy[ok], axis=0) if ok.any() else np.full(2, np.nan)

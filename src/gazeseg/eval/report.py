@@ -19,6 +19,13 @@ MODELLED_NOTE = (
 )
 
 
+SITTING_NOTE = (
+    "One sitting (`--recalibrate`): each tracker keeps one systematic offset for every object, in "
+    "dataset order, and `<strategy>+recal` learns it from the masks accepted so far "
+    "(`gazeseg.gaze.implicit_calibration`): the first objects are uncorrected."
+)
+
+
 def summaries(result: EvalResult) -> dict[str, dict[str, float]]:
     return {method: summarize_rows(rows, result.config.max_looks) for method, rows in result.rows.items()}
 
@@ -39,6 +46,7 @@ def markdown(result: EvalResult, summary: dict[str, dict[str, float]], plots: di
         "",
         MODELLED_NOTE,
         "",
+        *([SITTING_NOTE, ""] if cfg.recalibrate else []),
         "## Accuracy and modelled time per method",
         "",
         "| method | mIoU@1 | mIoU@3 | mIoU at stop | NoI@85 | NoI@90 | wrong object @1 | interactions | time/object (s) | whole set (s) | time vs mouse | human part vs mouse |",

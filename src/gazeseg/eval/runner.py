@@ -15,7 +15,9 @@ import numpy as np
 
 from gazeseg.core.errors import InputError
 from gazeseg.core.geometry import ViewingGeometry, Viewport
+from gazeseg.eval.gaze_protocol import object_seed
 from gazeseg.eval.time_model import Interaction, TimeConstants, gaze_time, mouse_time
+from gazeseg.gaze.implicit_calibration import ImplicitRecalibration, mask_anchor
 
 @dataclass
 class EvalConfig:
@@ -31,6 +33,10 @@ class EvalConfig:
     max_looks: int = 5
     stop_iou: float = 0.9
     dwell_s: float = 0.3
+    recalibrate: bool = False
+    """One sitting: each tracker keeps one systematic offset for every object (drawn once per
+    preset), and every gaze method also runs as ``<strategy>+recal``, which learns that offset
+    from the masks accepted so far (``gazeseg.gaze.implicit_calibration``)."""
 
 
 @dataclass
@@ -75,6 +81,31 @@ def click_interactions(trace, gt: np.ndarray, ignore: np.ndarray | None, viewpor
     return out
 
 
+class Sitting:
+    """One annotator's sitting for ``--recalibrate``: a fixed tracker offset per preset, and one
+    implicit recalibration per gaze method that learns from each object's accepted mask."""
+
+    def __init__(self, config: EvalConfig, geometry: ViewingGeometry) -> None:
+        from gazeseg.gaze.simulator import GazeSimulator, get_preset
+
+        screen = Viewport.fit(geometry.screen_w_px, geometry.screen_h_px, geometry)
+        self.offsets = {p: GazeSimulator(p, geometry, screen, rng=object_seed(config.seed, f"sitting/{p}")).offset_screen_px for p in config.presets}
+        # corrections capped at twice the worst offset the device model draws (1.5 x accuracy)
+        self._cap = {p: geometry.deg_to_px(3.0 * max(get_preset(p).accuracy_deg, 0.1)) for p in config.presets}
+        self._learners: dict[tuple[str, str], ImplicitRecalibration] = {}
+
+    def recalibration(self, name: str, preset: str) -> ImplicitRecalibration:
+        return self._learners.setdefault((name, preset), ImplicitRecalibration(max_shift_px=self._cap[preset]))
+
+    @staticmethod
+    def learn(recalibration: ImplicitRecalibration, trace, viewport: Viewport) -> None:  # noqa: ANN001
+        """The user accepted the object's final mask: pair it with the first look's raw gaze."""
+        if trace.final_mask is None or not trace.final_mask.any() or trace.first_look_screen_xy is None:
+            return
+        anchor = viewport.image_to_screen(mask_anchor(trace.final_mask)[None])[0]
+        recalibration.observe(trace.first_look_screen_xy, anchor, target_size_px=float(np.sqrt(trace.final_mask.sum())) * viewport.scale)
+
+
 def stop_index(ious: list[float], stop_iou: float) -> int:
     """How many interactions a user who stops at ``stop_iou`` makes (all of them if never reached)."""
     for k, value in enumerate(ious, start=1):
@@ -91,7 +122,7 @@ def run_evaluation(config: EvalConfig, *, progress: bool = True) -> EvalResult:
     from gazeseg.engines.registry import create_engine
     from gazeseg.eval.clicks import run_click_protocol
     from gazeseg.eval.datasets import load_dataset
-    from gazeseg.eval.gaze_protocol import object_seed, run_gaze_protocol
+    from gazeseg.eval.gaze_protocol import run_gaze_protocol
 
     objects = load_dataset(config.dataset_dir, limit=config.limit)
     engine = create_engine(config.engine)
@@ -99,6 +130,7 @@ def run_evaluation(config: EvalConfig, *, progress: bool = True) -> EvalResult:
     geometry = ViewingGeometry()
     constants = TimeConstants()
     strategies = {(s, p): make_strategy(s, p) for p in config.presets for s in config.strategies}
+    sitting = Sitting(config, geometry) if config.recalibrate else None
     result = EvalResult(config, Path(config.dataset_dir).resolve().name, engine_model_id=engine.model_id)
     import time
 
@@ -126,11 +158,17 @@ def run_evaluation(config: EvalConfig, *, progress: bool = True) -> EvalResult:
                 "object": obj.name, "area": area, "ious": [float(v) for v in trace.ious], "n": n,
                 "final_iou": float(trace.ious[n - 1]), "time": timing.to_dict(), "elapsed_s": elapsed,
             })
-        for (name, preset), strategy in strategies.items():
+        methods = [(name, preset, strategy, None) for (name, preset), strategy in strategies.items()]
+        if sitting is not None:
+            methods += [(f"{name}+recal", preset, strategy, sitting.recalibration(name, preset)) for name, preset, strategy, _ in methods]
+        for name, preset, strategy, recalibration in methods:
             gtrace = run_gaze_protocol(
                 engine, embedding, gt, ignore, strategy, preset=preset, seed=seed,
                 max_looks=config.max_looks, stop_iou=config.stop_iou, dwell_s=config.dwell_s, geometry=geometry,
+                session_offset_screen_px=None if sitting is None else sitting.offsets[preset], recalibration=recalibration,
             )
+            if recalibration is not None:
+                sitting.learn(recalibration, gtrace, viewport)
             n = max(1, len(gtrace.ious))
             timing = gaze_time(gtrace.looks, px_per_deg=geometry.px_per_deg, constants=constants)
             elapsed = [gaze_time(gtrace.looks[:k], px_per_deg=geometry.px_per_deg, constants=constants).total_s - constants.keystroke_s for k in range(1, len(gtrace.looks) + 1)]
@@ -177,7 +215,7 @@ def collect_examples(config: EvalConfig, result: EvalResult, *, per_side: int = 
     masks kept, for every strategy under that preset: overlays of good and bad cases."""
     from gazeseg.engines.registry import create_engine
     from gazeseg.eval.datasets import load_dataset
-    from gazeseg.eval.gaze_protocol import object_seed, run_gaze_protocol
+    from gazeseg.eval.gaze_protocol import run_gaze_protocol
 
     if not config.strategies or not config.presets:
         return []

@@ -324,6 +324,11 @@ class LiveSegmenter:
         self.timer.record("total", total)
         return total
 
+    def looked_places(self) -> np.ndarray:
+        """(N, 2) image px: the places looked at long enough to prompt, oldest first."""
+        with self._lock:
+            return np.array([(x, y) for x, y, _ in self._targets], float).reshape(-1, 2)
+
     def current_prompts(self) -> PromptSet | None:
         with self._lock:
             return self._prompts_locked()

@@ -6,7 +6,7 @@ const canvas = $("canvas"), ctx = canvas.getContext("2d");
 const S = {
   items: [], labels: [], item: null, slice: 0, window: "", img: null, overlay: null, preview: null,
   view: { scale: 1, x: 0, y: 0 }, trace: [], cursor: null, ws: null, outbox: [], source: "mouse",
-  calibration: null, openedAt: 0, firstMaskShown: false, restAt: null, lastMove: null, previewAt: 0,
+  calibration: null, gazeShift: [0, 0], openedAt: 0, firstMaskShown: false, restAt: null, lastMove: null, previewAt: 0,
   dwellTimer: null, metrics: { openToFirstMask: [], fixationToMask: [], serverDecode: [] },
 };
 window.gazeseg = S;
@@ -250,7 +250,9 @@ async function accept() {
   if (!S.item) return;
   clearTimeout(S.dwellTimer);
   try {
-    const r = await api("/api/accept", { label: +$("label").value });
+    // an eye tracker's accepted masks also teach the server its offset (not the mouse's)
+    const r = await api("/api/accept", { label: +$("label").value, view_scale: S.source === "mouse" ? null : S.view.scale });
+    S.gazeShift = r.gaze_shift || [0, 0];
     S.preview = null; await refreshOverlay(); showMessage(`accepted mask ${r.mask}`, true); refreshItems();
   } catch (e) { /* message shown */ }
 }
@@ -354,7 +356,7 @@ async function setSource(name) {
     try {
       await loadScript("/vendor/webgazer.js");
       showMessage("WebGazer loaded: it needs its face-mesh model files; calibrate before use", true);
-      window.webgazer.setGazeListener((d) => { if (d && S.img) { const [x, y] = pageToImage(d.x, d.y); S.restAt ??= performance.now(); sendGaze(performance.now(), x, y); } }).begin();
+      window.webgazer.setGazeListener((d) => { if (d && S.img) { const [x, y] = pageToImage(d.x + S.gazeShift[0], d.y + S.gazeShift[1]); S.restAt ??= performance.now(); sendGaze(performance.now(), x, y); } }).begin();
       S.source = "webgazer";
     } catch (e) {
       showMessage("WebGazer is not available offline (install it with `npm install webgazer` and pass --webgazer PATH): using the mouse");
@@ -378,6 +380,7 @@ function onTracker(m) {
     let py = m.xy[i][1] * screen.height - window.screenY - (window.outerHeight - window.innerHeight);
     if (S.calibration) { const a = S.calibration; [px, py] = [a[0][0] * px + a[0][1] * py + a[0][2], a[1][0] * px + a[1][1] * py + a[1][2]]; }
     if (S.calibrating) S.calibSamples.push([px, py]);
+    else { px += S.gazeShift[0]; py += S.gazeShift[1]; }  // offset learnt from accepted masks
     const [x, y] = pageToImage(px, py);
     sendGaze(performance.now(), x, y);
   }
@@ -406,6 +409,7 @@ async function calibrate() {
   try {
     const r = await api("/api/validation", { targets, samples, geometry: { screen_w_px: screen.width, screen_h_px: screen.height } });
     if (S.source !== "mouse") S.calibration = r.model.matrix;
+    S.gazeShift = [0, 0];  // the server forgets the implicit offset: this calibration replaces it
     $("quality").textContent = `accuracy ${r.accuracy_deg.toFixed(2)}° (${r.accuracy_px.toFixed(0)} px), precision ${r.precision_deg.toFixed(2)}°; after correction ${r.corrected_accuracy_deg.toFixed(2)}°`;
   } catch (e) { /* message shown */ }
 }
@@ -435,6 +439,7 @@ window.addEventListener("resize", () => { fit(); draw(); });
   connect();
   await Promise.all([refreshItems(), refreshLabels(), refreshModels()]);
   const state = await api("/api/state");
+  S.gazeShift = state.gaze_shift || [0, 0];
   const r = state.restore;
   if (r && S.items.some((i) => i.id === r.item)) { S.window = r.window || ""; await openItem(r.item, r.slice, S.window); }
   else if (S.items.length) await openItem(S.items.find((i) => i.kind !== "broken")?.id ?? S.items[0].id);

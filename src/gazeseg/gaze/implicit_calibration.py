@@ -1,0 +1,115 @@
+"""Implicit recalibration: learn a tracker's systematic offset from the masks a user accepts.
+
+Why: a webcam tracker (about 4 deg accuracy) misses every look by roughly the same vector for a
+whole sitting, so corrective looks land off target again and again. An explicit recalibration
+interrupts the work; but every accepted mask already says where the user was looking: at the
+object. People's first look at an object lands near its centre (the "preferred viewing
+location", Nuthmann & Henderson 2010, *Journal of Vision* 10(8):20), so the vector from the
+look's raw gaze to the accepted object's centre is one noisy sample of the offset, the noisier
+the bigger the object (where on it people land scatters with its size). WebGazer (Papoutsaki et
+al. 2016, IJCAI) does the same with mouse clicks. A median of these samples weighted by
+1/size^2 (robust to a mask on the wrong object), shrunk towards zero while there are few,
+corrects later gaze.
+
+Everything is in screen pixels: the offset belongs to the tracker, not to an image (images are
+fitted to the screen at different scales).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from gazeseg.core.errors import InputError
+from gazeseg.core.types import GazeSamples
+
+
+def mask_anchor(mask: np.ndarray) -> np.ndarray:
+    """Where a first look at ``mask``'s object is expected (image px, x y): its centroid, or the
+    object's deepest point when the centroid is off the object (a concave shape)."""
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        raise InputError("mask_anchor: the mask is empty; only an accepted, non-empty mask says where the user looked")
+    rows, cols = np.nonzero(mask)
+    r, c = int(round(rows.mean())), int(round(cols.mean()))
+    if not mask[min(r, mask.shape[0] - 1), min(c, mask.shape[1] - 1)]:
+        depth = ndi.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+        r, c = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return np.array([c + 0.5, r + 0.5])
+
+
+class ImplicitRecalibration:
+    """A translation learnt online from (raw gaze, expected target) pairs, in screen px.
+
+    prior_samples: shrinkage towards no correction, as if that many samples had said "offset 0"
+    (one wrong mask must not move all later gaze by its whole error).
+    max_shift_px: corrections are capped at this length (a few times the tracker's accuracy):
+    a run of wrong masks cannot send gaze off the screen.
+    """
+
+    def __init__(self, *, max_shift_px: float, prior_samples: float = 1.0) -> None:
+        if not (max_shift_px > 0 and np.isfinite(max_shift_px)):
+            raise InputError(f"max_shift_px: expected a positive length in screen px, got {max_shift_px!r}")
+        if prior_samples < 0:
+            raise InputError(f"prior_samples: expected >= 0, got {prior_samples!r}")
+        self.max_shift_px = float(max_shift_px)
+        self.prior_samples = float(prior_samples)
+        self._residuals: list[np.ndarray] = []
+        self._weights: list[float] = []
+
+    @property
+    def n_samples(self) -> int:
+        return len(self._residuals)
+
+    def observe(self, gaze_screen_xy: np.ndarray, target_screen_xy: np.ndarray, *, target_size_px: float) -> bool:
+        """Add one pair: the raw (uncorrected) centre of a look and where it should have been;
+        ``target_size_px``: the object's size on screen (sqrt of its area), how far from
+        ``target_screen_xy`` a correct look may land. Pairs with a non-finite value are ignored
+        (a look lost to a blink); returns whether the pair was kept."""
+        residual = np.asarray(target_screen_xy, float).reshape(2) - np.asarray(gaze_screen_xy, float).reshape(2)
+        if not (np.all(np.isfinite(residual)) and np.isfinite(target_size_px) and target_size_px > 0):
+            return False
+        self._residuals.append(residual)
+        self._weights.append(1.0 / float(target_size_px) ** 2)
+        return True
+
+    @property
+    def shift_px(self) -> np.ndarray:
+        """The correction added to raw gaze (screen px)."""
+        if not self._residuals:
+            return np.zeros(2)
+        n = len(self._residuals)
+        residuals, weights = np.array(self._residuals), np.array(self._weights)
+        shift = np.array([_weighted_median(residuals[:, k], weights) for k in range(2)]) * n / (n + self.prior_samples)
+        length = float(np.hypot(*shift))
+        return shift * min(1.0, self.max_shift_px / length) if length > 0 else shift
+
+    def to_dict(self) -> dict:
+        return {"max_shift_px": self.max_shift_px, "prior_samples": self.prior_samples,
+                "residuals": [r.tolist() for r in self._residuals], "weights": list(self._weights)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ImplicitRecalibration:
+        model = cls(max_shift_px=float(data["max_shift_px"]), prior_samples=float(data.get("prior_samples", 1.0)))
+        residuals, weights = data.get("residuals", []), data.get("weights", [])
+        if len(residuals) != len(weights):
+            raise InputError("implicit recalibration: stored residuals and weights differ in length; reset it")
+        model._residuals = [np.asarray(r, float).reshape(2) for r in residuals]
+        model._weights = [float(w) for w in weights]
+        return model
+
+    def apply(self, samples: GazeSamples) -> GazeSamples:
+        """Raw screen-px gaze -> corrected gaze (invalid samples stay as they are)."""
+        if samples.frame != "screen_px":
+            raise InputError(f"implicit recalibration works on screen_px gaze, got frame {samples.frame!r}; convert first")
+        shift = self.shift_px
+        moved = lambda xy: None if xy is None else xy + shift  # noqa: E731
+        return replace(samples, xy=samples.xy + shift, left_xy=moved(samples.left_xy), right_xy=moved(samples.right_xy))
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
