@@ -227,18 +227,28 @@ def test_accepted_masks_teach_the_tracker_offset_which_survives_a_restart(tmp_pa
         assert client.get("/api/state").json()["gaze_shift"] == [0.0, 0.0]
         client.post("/api/open", json={"item": item})
         _look_and_wait_for_preview(client, look)
-        accepted = client.post("/api/accept", json={"label": 1, "view_scale": 2.0}).json()
-        store = client.app.state.session.store
-        anchor = mask_anchor(store.decode(store.masks()[0]))
-        # one object: the page-px vector from the look to the accepted object, shrunk by half (a prior of one sample)
-        assert accepted["gaze_shift"] == pytest.approx(list(0.5 * 2.0 * (anchor - look)), abs=0.5)
-        # the mouse as gaze has no offset to learn: the page sends no view scale, nothing changes
+        client.post("/api/accept", json={"label": 1, "view_scale": 2.0})
+        session = client.app.state.session
+        mask = session.store.decode(session.store.masks()[0])
+        # one pair, in page px at the page's zoom: from the look to the accepted object's centre
+        (residual, weight), = session.recalibration.pairs
+        assert residual == pytest.approx(2.0 * (mask_anchor(mask) - look), abs=0.5)
+        assert weight == pytest.approx(1.0 / (4.0 * mask.sum()))
+        # the mouse as gaze has no offset to learn: the page sends no view scale, nothing is added
         client.post("/api/open", json={"item": item})
         _look_and_wait_for_preview(client, look, t0_ms=10_000)
-        assert client.post("/api/accept", json={"label": 1}).json()["gaze_shift"] == accepted["gaze_shift"]
+        client.post("/api/accept", json={"label": 1})
+        assert len(session.recalibration.pairs) == 1
+        for k in range(2):  # two more objects that say the same: a correction the page is told of
+            client.post("/api/open", json={"item": item})
+            _look_and_wait_for_preview(client, look, t0_ms=20_000 + 10_000 * k)
+            shift = client.post("/api/accept", json={"label": 1, "view_scale": 2.0}).json()["gaze_shift"]
+        assert shift == pytest.approx(list(session.recalibration.shift_px), abs=0.01)
     with _client(tmp_path, [obj.image_path]) as client:  # a restart keeps what was learnt
-        assert client.get("/api/state").json()["gaze_shift"] == accepted["gaze_shift"]
+        assert client.get("/api/state").json()["gaze_shift"] == shift
+        assert len(client.app.state.session.recalibration.pairs) == 3
         targets = [[100, 100], [500, 100], [300, 400]]
         samples = [[[101, 99], [99, 101]], [[501, 100], [499, 100]], [[300, 401], [300, 399]]]
         client.post("/api/validation", json={"targets": targets, "samples": samples})
         assert client.get("/api/state").json()["gaze_shift"] == [0.0, 0.0]  # an explicit calibration replaces it
+        assert not client.app.state.session.recalibration.pairs

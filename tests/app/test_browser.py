@@ -178,35 +178,46 @@ class _SteadyTracker:
         pass
 
 
-def test_an_accepted_mask_corrects_the_trackers_later_gaze(browser, tmp_path, data_dir, live_server):
+def test_the_learnt_tracker_offset_moves_its_gaze_in_the_page(browser, tmp_path, data_dir, live_server):
+    from gazeseg.gaze.implicit_calibration import ImplicitRecalibration
+
     obj = next(o for o in load_dataset(data_dir / "grabcut") if o.name == "teddy")
     gt, ignore = obj.load()
     app = create_app(AppSettings(paths=[obj.image_path], project=tmp_path / "p.sqlite", engine="classic"))
+    session = app.state.session
+    learnt = ImplicitRecalibration(max_shift_px=500)
+    for dx in (38.0, 40.0, 42.0):  # three earlier objects (40 px wide) whose looks all read ~40 px right
+        learnt.observe([100.0 + dx, 100.0 - 24.0], [100.0, 100.0], target_size_px=40.0)
+    session.recalibration = learnt
     tracker = _SteadyTracker()
     app.state.gaze_sources["lsl"] = tracker
     with live_server(app) as server:
         page = browser.new_page(viewport={"width": 1200, "height": 800})
         page.goto(server.url + "/")
         page.wait_for_function("window.gazesegReady === true", timeout=20000)
+        shift = np.array(page.evaluate("window.gazeseg.gazeShift"))
+        assert np.allclose(shift, learnt.shift_px, atol=0.01) and np.hypot(*shift) > 20  # told on load
         page.evaluate("window.gazeseg.source = 'lsl'")  # as if the user had started the LSL tracker
         x, y = interior_point(gt, ignore)
-        px, py = _image_to_page(page, x + 30, y - 20)  # the tracker reads a little off the bear's centre
+        raw = np.array([x + 20.0, y - 10.0])  # where the tracker's raw gaze points, in image px
+        px, py = _image_to_page(page, *raw)
         display = page.evaluate(  # the page's own tracker mapping, inverted
             "([px, py]) => [(px + window.screenX + (window.outerWidth - window.innerWidth)) / screen.width,"
             " (py + window.screenY + (window.outerHeight - window.innerHeight)) / screen.height]", [px, py])
-        live = app.state.session.live
         tracker.look(display)
+        live = session.live
         assert _until(lambda: len(live.looked_places()) == 1)
-        first = live.looked_places()[0]
+        scale = page.evaluate("window.gazeseg.view.scale")
+        assert np.allclose(live.looked_places()[0], raw + shift / scale, atol=1.0)  # the page applied the shift
         page.wait_for_function("window.gazeseg.preview !== null", timeout=15000)
-        page.keyboard.press("Space")
-        store = app.state.session.store
-        assert _until(lambda: len(store.masks()) == 1)
-        page.wait_for_function("window.gazeseg.gazeShift[0] !== 0", timeout=15000)
-        shift, scale = page.evaluate("[window.gazeseg.gazeShift, window.gazeseg.view.scale]")
-        assert np.hypot(*shift) > 1.0
-        tracker.look(display)  # the same raw gaze again: it now lands where the correction says
-        assert _until(lambda: len(live.looked_places()) == 1)
-        moved = live.looked_places()[0] - first
-        assert np.allclose(moved, np.array(shift) / scale, atol=1.5), (moved, shift, scale)
+        page.keyboard.press("Space")  # accept: an eye tracker's accept teaches the server (a 4th pair)
+        assert _until(lambda: len(session.recalibration.pairs) == 4)
+        residual, _ = session.recalibration.pairs[-1]
+        mask = session.store.decode(session.store.masks()[0])
+        from gazeseg.gaze.implicit_calibration import mask_anchor
+
+        # the server undid the page's shift: the pair is from the raw gaze, in page px
+        assert np.allclose(residual, (mask_anchor(mask) - raw) * scale, atol=1.5)
+        page.wait_for_function(f"Math.abs(window.gazeseg.gazeShift[0] - {shift[0]}) > 1e-6", timeout=15000)
+        assert np.allclose(page.evaluate("window.gazeseg.gazeShift"), session.recalibration.shift_px, atol=0.01)
         page.close()

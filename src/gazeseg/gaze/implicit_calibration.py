@@ -8,8 +8,8 @@ location", Nuthmann & Henderson 2010, *Journal of Vision* 10(8):20), so the vect
 look's raw gaze to the accepted object's centre is one noisy sample of the offset, the noisier
 the bigger the object (where on it people land scatters with its size). WebGazer (Papoutsaki et
 al. 2016, IJCAI) does the same with mouse clicks. A median of these samples weighted by
-1/size^2 (robust to a mask on the wrong object), shrunk towards zero while there are few,
-corrects later gaze.
+1/size^2 (robust to a mask on the wrong object), applied as far as it stands out from their
+noise, corrects later gaze.
 
 Everything is in screen pixels: the offset belongs to the tracker, not to an image (images are
 fitted to the screen at different scales).
@@ -40,28 +40,42 @@ def mask_anchor(mask: np.ndarray) -> np.ndarray:
     return np.array([c + 0.5, r + 0.5])
 
 
+LANDING_SCATTER = 0.25
+"""Per-axis SD of where first looks land on an object, in units of its size (sqrt of its area):
+0.22-0.26 in the OSIE-fitted landing model on GrabCut and DAVIS objects (docs/gaze.md)."""
+
+
 class ImplicitRecalibration:
     """A translation learnt online from (raw gaze, expected target) pairs, in screen px.
 
-    prior_samples: shrinkage towards no correction, as if that many samples had said "offset 0"
-    (one wrong mask must not move all later gaze by its whole error).
+    Each pair is noisy (where on an object a look lands scatters by about its size), so the
+    correction is applied only as far as the data set it apart from noise: from ``min_samples``
+    pairs on, the weighted median is scaled by max(0, 1 - (2 / z)^2), z its distance from zero in
+    standard errors (a two-sigma gate; the error from the pairs' own spread, or from
+    ``LANDING_SCATTER`` if that is larger). A good tracker's small offset is then left alone rather
+    than replaced by estimation noise; a webcam's is corrected after a few objects.
     max_shift_px: corrections are capped at this length (a few times the tracker's accuracy):
     a run of wrong masks cannot send gaze off the screen.
     """
 
-    def __init__(self, *, max_shift_px: float, prior_samples: float = 1.0) -> None:
+    def __init__(self, *, max_shift_px: float, min_samples: int = 3) -> None:
         if not (max_shift_px > 0 and np.isfinite(max_shift_px)):
             raise InputError(f"max_shift_px: expected a positive length in screen px, got {max_shift_px!r}")
-        if prior_samples < 0:
-            raise InputError(f"prior_samples: expected >= 0, got {prior_samples!r}")
+        if min_samples < 2:
+            raise InputError(f"min_samples: expected at least 2 (a spread needs two), got {min_samples!r}")
         self.max_shift_px = float(max_shift_px)
-        self.prior_samples = float(prior_samples)
+        self.min_samples = int(min_samples)
         self._residuals: list[np.ndarray] = []
         self._weights: list[float] = []
 
     @property
     def n_samples(self) -> int:
         return len(self._residuals)
+
+    @property
+    def pairs(self) -> list[tuple[np.ndarray, float]]:
+        """What was learnt from: (target - raw gaze, weight) per accepted object."""
+        return [(r.copy(), w) for r, w in zip(self._residuals, self._weights)]
 
     def observe(self, gaze_screen_xy: np.ndarray, target_screen_xy: np.ndarray, *, target_size_px: float) -> bool:
         """Add one pair: the raw (uncorrected) centre of a look and where it should have been;
@@ -78,21 +92,27 @@ class ImplicitRecalibration:
     @property
     def shift_px(self) -> np.ndarray:
         """The correction added to raw gaze (screen px)."""
-        if not self._residuals:
+        if len(self._residuals) < self.min_samples:
             return np.zeros(2)
-        n = len(self._residuals)
         residuals, weights = np.array(self._residuals), np.array(self._weights)
-        shift = np.array([_weighted_median(residuals[:, k], weights) for k in range(2)]) * n / (n + self.prior_samples)
+        centre = np.array([_weighted_median(residuals[:, k], weights) for k in range(2)])
+        # robust spread (1.4826 x weighted MAD), and the median's standard error (1.253 x that of a mean)
+        spread = np.array([1.4826 * _weighted_median(np.abs(residuals[:, k] - centre[k]), weights) for k in range(2)])
+        n_eff = weights.sum() ** 2 / (weights**2).sum()
+        # a few pairs can agree by chance: never trust them beyond people's known landing scatter
+        se = 1.253 * np.maximum(spread / np.sqrt(n_eff), LANDING_SCATTER / np.sqrt(weights.sum()))
+        z = float(np.hypot(*(centre / se))) if np.all(se > 0) else np.inf
+        shift = centre * max(0.0, 1.0 - (2.0 / z) ** 2)
         length = float(np.hypot(*shift))
         return shift * min(1.0, self.max_shift_px / length) if length > 0 else shift
 
     def to_dict(self) -> dict:
-        return {"max_shift_px": self.max_shift_px, "prior_samples": self.prior_samples,
+        return {"max_shift_px": self.max_shift_px, "min_samples": self.min_samples,
                 "residuals": [r.tolist() for r in self._residuals], "weights": list(self._weights)}
 
     @classmethod
     def from_dict(cls, data: dict) -> ImplicitRecalibration:
-        model = cls(max_shift_px=float(data["max_shift_px"]), prior_samples=float(data.get("prior_samples", 1.0)))
+        model = cls(max_shift_px=float(data["max_shift_px"]), min_samples=int(data.get("min_samples", 3)))
         residuals, weights = data.get("residuals", []), data.get("weights", [])
         if len(residuals) != len(weights):
             raise InputError("implicit recalibration: stored residuals and weights differ in length; reset it")
