@@ -34,3 +34,22 @@ def test_cli_reports_a_sitting(data_dir, tmp_path):
     data = json.loads((out / "report.json").read_text())
     assert set(data["summary"]) == {"gazesam-point@webcam", "gazesam-point+recal@webcam"}
     assert data["config"]["recalibrate"] is True
+
+
+def test_only_masks_the_user_would_accept_teach(data_dir):
+    from gazeseg.core.geometry import ViewingGeometry, Viewport
+    from gazeseg.eval.gaze_protocol import GazeTrace
+    from gazeseg.eval.runner import Sitting
+
+    geometry = ViewingGeometry()
+    sitting = Sitting(EvalConfig(data_dir / "grabcut", presets=("webcam",)), geometry)
+    learner = sitting.recalibration("fixation", "webcam")
+    mask = np.zeros((100, 150), bool)
+    mask[20:60, 30:90] = True
+    viewport = Viewport.fit(150, 100, geometry)
+    for final_iou in (0.3, 0.49, 0.8):  # a user discards a mask on the wrong object
+        trace = GazeTrace(ious=[0.1, final_iou], first_look_screen_xy=np.array([900.0, 500.0]), final_mask=mask)
+        sitting.learn(learner, trace, viewport)
+    assert learner.n_samples == 1
+    # the sitting's offset is one draw per preset, the same for every object
+    assert np.hypot(*sitting.offsets["webcam"]) > geometry.deg_to_px(4.0 * 0.5) - 1

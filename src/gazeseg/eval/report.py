@@ -22,7 +22,8 @@ MODELLED_NOTE = (
 SITTING_NOTE = (
     "One sitting (`--recalibrate`): each tracker keeps one systematic offset for every object, in "
     "dataset order, and `<strategy>+recal` learns it from the masks accepted so far "
-    "(`gazeseg.gaze.implicit_calibration`): the first objects are uncorrected."
+    "(`gazeseg.gaze.implicit_calibration`); the simulated user accepts a final mask with IoU >= 0.5 "
+    "and discards the others. The first objects are uncorrected."
 )
 
 

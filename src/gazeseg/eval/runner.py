@@ -36,7 +36,7 @@ class EvalConfig:
     recalibrate: bool = False
     """One sitting: each tracker keeps one systematic offset for every object (drawn once per
     preset), and every gaze method also runs as ``<strategy>+recal``, which learns that offset
-    from the masks accepted so far (``gazeseg.gaze.implicit_calibration``)."""
+    from the masks accepted so far (``gazeseg.gaze.implicit_calibration``; ``Sitting``)."""
 
 
 @dataclass
@@ -97,10 +97,13 @@ class Sitting:
     def recalibration(self, name: str, preset: str) -> ImplicitRecalibration:
         return self._learners.setdefault((name, preset), ImplicitRecalibration(max_shift_px=self._cap[preset]))
 
-    @staticmethod
-    def learn(recalibration: ImplicitRecalibration, trace, viewport: Viewport) -> None:  # noqa: ANN001
-        """The user accepted the object's final mask: pair it with the first look's raw gaze."""
-        if trace.final_mask is None or not trace.final_mask.any() or trace.first_look_screen_xy is None:
+    ACCEPT_IOU = 0.5
+    """The simulated user accepts a final mask that covers the object at least this well; a mask on
+    the wrong object is discarded, as in the app, where only an accepted mask teaches."""
+
+    def learn(self, recalibration: ImplicitRecalibration, trace, viewport: Viewport) -> None:  # noqa: ANN001
+        """Pair the object's accepted mask with the first look's raw gaze."""
+        if trace.final_mask is None or not trace.ious or trace.ious[-1] < self.ACCEPT_IOU or trace.first_look_screen_xy is None:
             return
         anchor = viewport.image_to_screen(mask_anchor(trace.final_mask)[None])[0]
         recalibration.observe(trace.first_look_screen_xy, anchor, target_size_px=float(np.sqrt(trace.final_mask.sum())) * viewport.scale)
