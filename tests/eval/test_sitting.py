@@ -23,6 +23,10 @@ def test_a_sitting_learns_the_webcam_offset_and_masks_improve(data_dir):
     # first masks are far better than without it (a 4 deg webcam misses small objects entirely).
     later = slice(4, None)
     assert first_learnt[later].mean() > first_plain[later].mean() + 0.1, (first_plain.round(2), first_learnt.round(2))
+    # and the gaze error each object carried shrank once the learner had seen a few objects
+    error_plain, error_learnt = ([r["gaze_error_deg"] for r in rs] for rs in (plain, learnt))
+    assert len(set(np.round(error_plain, 6))) == 1  # one offset for the sitting
+    assert error_learnt[0] == error_plain[0] and error_learnt[-1] < 0.5 * error_plain[-1]
 
 
 def test_cli_reports_a_sitting(data_dir, tmp_path):
@@ -31,6 +35,7 @@ def test_cli_reports_a_sitting(data_dir, tmp_path):
                  "--no-clicks", "--max-looks", "1", "--recalibrate", "--out", str(out)])
     assert code == 0
     assert "One sitting" in (out / "report.md").read_text()
+    assert (out / "sitting_error.png").stat().st_size > 1000 and "sitting_error.png" in (out / "report.md").read_text()
     data = json.loads((out / "report.json").read_text())
     assert set(data["summary"]) == {"gazesam-point@webcam", "gazesam-point+recal@webcam"}
     assert data["config"]["recalibrate"] is True

@@ -201,15 +201,47 @@ def plot_examples(examples: list[dict[str, Any]], path: Path, *, columns: int = 
     plt.close(fig)
 
 
+def plot_sitting_error(result: EvalResult, path: Path) -> bool:
+    """One sitting (``--recalibrate``): the tracker's remaining systematic error on each object, in
+    dataset order, with and without implicit recalibration. False when the run was not a sitting."""
+    series = {m: [r["gaze_error_deg"] for r in rows] for m, rows in result.rows.items() if rows and "gaze_error_deg" in rows[0]}
+    if not series:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for method, errors in series.items():
+        ax.plot(np.arange(1, len(errors) + 1), errors, label=method, linestyle="-" if "+recal" in method else ":")
+    ax.set_xlabel("object (in the order annotated)")
+    ax.set_ylabel("systematic gaze error (deg)")
+    ax.set_title(f"{result.dataset_name}: one sitting, offset left after recalibration")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def _standard_plots(result: EvalResult, out: Path) -> dict[str, str]:
+    plots = {"IoU vs interactions": "iou_curves.png", "IoU over modelled time": "iou_time.png", "modelled time per object": "time_per_object.png"}
+    plot_curves(result, out / plots["IoU vs interactions"])
+    plot_iou_over_time(result, out / plots["IoU over modelled time"])
+    plot_times(result, out / plots["modelled time per object"])
+    if plot_sitting_error(result, out / "sitting_error.png"):
+        plots["gaze error over the sitting"] = "sitting_error.png"
+    return plots
+
+
 def write_report(result: EvalResult, out_dir: str | Path, *, examples: list[dict[str, Any]] | None = None) -> Path:
     """Write ``report.md``, ``report.json`` and PNG plots into ``out_dir``; returns the markdown path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = summaries(result)
-    plots = {"IoU vs interactions": "iou_curves.png", "IoU over modelled time": "iou_time.png", "modelled time per object": "time_per_object.png"}
-    plot_curves(result, out / plots["IoU vs interactions"])
-    plot_iou_over_time(result, out / plots["IoU over modelled time"])
-    plot_times(result, out / plots["modelled time per object"])
+    plots = _standard_plots(result, out)
     if examples:
         plots["examples (first look)"] = "examples.png"
         plot_examples(examples, out / "examples.png", columns=len(result.config.strategies))
@@ -236,10 +268,7 @@ def rerender(out_dir: str | Path) -> Path:
     cfg["strategies"], cfg["presets"] = tuple(cfg["strategies"]), tuple(cfg["presets"])
     result = EvalResult(EvalConfig(**cfg), data["dataset"], rows=data["rows"], engine_model_id=data["engine_model_id"])
     summary = summaries(result)
-    plots = {"IoU vs interactions": "iou_curves.png", "IoU over modelled time": "iou_time.png", "modelled time per object": "time_per_object.png"}
-    plot_curves(result, out / plots["IoU vs interactions"])
-    plot_iou_over_time(result, out / plots["IoU over modelled time"])
-    plot_times(result, out / plots["modelled time per object"])
+    plots = _standard_plots(result, out)
     if (out / "examples.png").exists():
         plots["examples (first look)"] = "examples.png"
     text = markdown(result, summary, plots)

@@ -165,6 +165,8 @@ def run_evaluation(config: EvalConfig, *, progress: bool = True) -> EvalResult:
         if sitting is not None:
             methods += [(f"{name}+recal", preset, strategy, sitting.recalibration(name, preset)) for name, preset, strategy, _ in methods]
         for name, preset, strategy, recalibration in methods:
+            # the systematic error this object's gaze carries: the sitting's offset less what was learnt
+            sitting_error = None if sitting is None else sitting.offsets[preset] + (0.0 if recalibration is None else recalibration.shift_px)
             gtrace = run_gaze_protocol(
                 engine, embedding, gt, ignore, strategy, preset=preset, seed=seed,
                 max_looks=config.max_looks, stop_iou=config.stop_iou, dwell_s=config.dwell_s, geometry=geometry,
@@ -179,6 +181,7 @@ def run_evaluation(config: EvalConfig, *, progress: bool = True) -> EvalResult:
                 "object": obj.name, "area": area, "ious": [float(v) for v in gtrace.ious], "n": n,
                 "final_iou": float(gtrace.ious[-1]) if gtrace.ious else 0.0, "time": timing.to_dict(),
                 "decodes": gtrace.decodes, "no_prompt_looks": gtrace.no_prompt_looks, "elapsed_s": elapsed,
+                **({} if sitting_error is None else {"gaze_error_deg": float(np.hypot(*sitting_error)) / geometry.px_per_deg}),
             })
     if not result.rows:
         raise InputError(f"dataset '{config.dataset_dir}': no object with a non-empty mask to evaluate")
