@@ -111,9 +111,16 @@ def plot_curves(result: EvalResult, path: Path) -> None:
         curve = np.stack([_pad(r["ious"], n) for r in rows]).mean(axis=0)
         ax.plot(np.arange(1, n + 1), 100 * curve, marker="o", label=method, linestyle="--" if method == "mouse" else "-")
     ax.set_xticks(np.arange(1, n + 1))
-    ax.set_xlabel("looks (gaze) or clicks (mouse)")
-    ax.set_ylabel("mIoU (%)")
-    ax.set_title(f"{result.dataset_name}: IoU vs interactions")
+    _finish_line_plot(fig, ax, path, xlabel="looks (gaze) or clicks (mouse)", ylabel="mIoU (%)",
+                      title=f"{result.dataset_name}: IoU vs interactions")
+
+
+def _finish_line_plot(fig, ax, path: Path, *, xlabel: str, ylabel: str, title: str) -> None:  # noqa: ANN001
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -138,14 +145,8 @@ def plot_iou_over_time(result: EvalResult, path: Path) -> None:
             idx = np.searchsorted(times, grid, side="right") - 1
             curves.append(np.where(idx >= 0, ious[np.clip(idx, 0, len(ious) - 1)], 0.0))
         ax.plot(grid, 100 * np.mean(curves, axis=0), label=method, linestyle="--" if method == "mouse" else "-")
-    ax.set_xlabel("modelled seconds since the object was first seen (not measured)")
-    ax.set_ylabel("mIoU (%)")
-    ax.set_title(f"{result.dataset_name}: IoU over modelled time")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _finish_line_plot(fig, ax, path, xlabel="modelled seconds since the object was first seen (not measured)", ylabel="mIoU (%)",
+                      title=f"{result.dataset_name}: IoU over modelled time")
 
 
 def plot_times(result: EvalResult, path: Path) -> None:
@@ -215,14 +216,8 @@ def plot_sitting_error(result: EvalResult, path: Path) -> bool:
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     for method, errors in series.items():
         ax.plot(np.arange(1, len(errors) + 1), errors, label=method, linestyle="-" if "+recal" in method else ":")
-    ax.set_xlabel("object (in the order annotated)")
-    ax.set_ylabel("systematic gaze error (deg)")
-    ax.set_title(f"{result.dataset_name}: one sitting, offset left after recalibration")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _finish_line_plot(fig, ax, path, xlabel="object (in the order annotated)", ylabel="systematic gaze error (deg)",
+                      title=f"{result.dataset_name}: one sitting, offset left after recalibration")
     return True
 
 
