@@ -233,20 +233,23 @@ class AnnotationSession:
     def _learn_offset(self, look_xy: np.ndarray, mask: np.ndarray, scale: float) -> None:
         """The first place looked at on this image, against the accepted object's centre, in page
         px. The page had already shifted that look by the current correction: undo it first."""
-        from gazeseg.gaze.implicit_calibration import mask_anchor
+        from gazeseg.core.geometry import Viewport
 
         if not (scale > 0 and np.isfinite(scale)):
             raise InputError(f"view_scale: expected the page's positive zoom (page px per image px), got {scale!r}")
-        raw = np.asarray(look_xy, float) * scale - self.recalibration.shift_px
-        anchor = mask_anchor(mask) * scale
-        self.recalibration.observe(raw, anchor, target_size_px=float(np.sqrt(mask.sum())) * scale)
-        self.store.set_setting("implicit_recalibration", json.dumps(self.recalibration.to_dict()))
+        view = Viewport(mask.shape[1], mask.shape[0], scale=scale)  # page px from the image's corner: only differences matter
+        raw = view.image_to_screen(np.asarray(look_xy, float)) - self.recalibration.shift_px
+        self.recalibration.observe_accepted(raw, mask, view)
+        self._save_recalibration()
 
     def reset_recalibration(self) -> None:
         """A new explicit calibration replaces what was learnt implicitly."""
         from gazeseg.gaze.implicit_calibration import ImplicitRecalibration
 
         self.recalibration = ImplicitRecalibration(max_shift_px=self.recalibration.max_shift_px)
+        self._save_recalibration()
+
+    def _save_recalibration(self) -> None:
         self.store.set_setting("implicit_recalibration", json.dumps(self.recalibration.to_dict()))
 
     def reject(self) -> None:

@@ -17,7 +17,7 @@ from gazeseg.core.errors import InputError
 from gazeseg.core.geometry import ViewingGeometry, Viewport
 from gazeseg.eval.gaze_protocol import object_seed
 from gazeseg.eval.time_model import Interaction, TimeConstants, gaze_time, mouse_time
-from gazeseg.gaze.implicit_calibration import ImplicitRecalibration, mask_anchor
+from gazeseg.gaze.implicit_calibration import ImplicitRecalibration
 
 @dataclass
 class EvalConfig:
@@ -105,8 +105,7 @@ class Sitting:
         """Pair the object's accepted mask with the first look's raw gaze."""
         if trace.final_mask is None or not trace.ious or trace.ious[-1] < self.ACCEPT_IOU or trace.first_look_screen_xy is None:
             return
-        anchor = viewport.image_to_screen(mask_anchor(trace.final_mask)[None])[0]
-        recalibration.observe(trace.first_look_screen_xy, anchor, target_size_px=float(np.sqrt(trace.final_mask.sum())) * viewport.scale)
+        recalibration.observe_accepted(trace.first_look_screen_xy, trace.final_mask, viewport)
 
 
 def stop_index(ious: list[float], stop_iou: float) -> int:
@@ -165,12 +164,13 @@ def run_evaluation(config: EvalConfig, *, progress: bool = True) -> EvalResult:
         if sitting is not None:
             methods += [(f"{name}+recal", preset, strategy, sitting.recalibration(name, preset)) for name, preset, strategy, _ in methods]
         for name, preset, strategy, recalibration in methods:
+            offset = None if sitting is None else sitting.offsets[preset]
             # the systematic error this object's gaze carries: the sitting's offset less what was learnt
-            sitting_error = None if sitting is None else sitting.offsets[preset] + (0.0 if recalibration is None else recalibration.shift_px)
+            sitting_error = None if offset is None else offset + (0.0 if recalibration is None else recalibration.shift_px)
             gtrace = run_gaze_protocol(
                 engine, embedding, gt, ignore, strategy, preset=preset, seed=seed,
                 max_looks=config.max_looks, stop_iou=config.stop_iou, dwell_s=config.dwell_s, geometry=geometry,
-                session_offset_screen_px=None if sitting is None else sitting.offsets[preset], recalibration=recalibration,
+                session_offset_screen_px=offset, recalibration=recalibration,
             )
             if recalibration is not None:
                 sitting.learn(recalibration, gtrace, viewport)

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from gazeseg.core.errors import InputError
+from gazeseg.core.geometry import Viewport
 from gazeseg.core.types import GazeSamples
 
 
@@ -88,6 +89,12 @@ class ImplicitRecalibration:
         self._residuals.append(residual)
         self._weights.append(1.0 / float(target_size_px) ** 2)
         return True
+
+    def observe_accepted(self, gaze_screen_xy: np.ndarray, mask: np.ndarray, viewport: Viewport) -> bool:
+        """One accepted object: its mask (image px) as shown at ``viewport``, against the raw centre
+        of the first look at it (screen px)."""
+        anchor = viewport.image_to_screen(mask_anchor(mask)[None])[0]
+        return self.observe(gaze_screen_xy, anchor, target_size_px=float(np.sqrt(np.count_nonzero(mask))) * viewport.scale)
 
     @property
     def shift_px(self) -> np.ndarray:
