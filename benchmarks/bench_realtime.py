@@ -112,7 +112,7 @@ def build_engines(names: list[str], threads: int) -> dict[str, tuple[Engine, Eng
 
                 torch.manual_seed(0)
                 model = build_sam_model("vit_b").eval()
-                onnx = export_sam_decoder(model, onnx_dir / "vit_b.decoder.onnx") if name.endswith("-onnx") else None
+                onnx = export_sam_decoder(model, onnx_dir / f"{name}.decoder.onnx", int8=name.endswith("-int8")) if "-onnx" in name else None
                 ours = SamEngine(model, model_id="sam-vit_b-random-seed0", threads=threads, onnx_decoder=onnx)
                 engines[name] = (ours, OfficialSamPredictor(ours))
             elif name.startswith("sam2.1-tiny"):
@@ -121,7 +121,7 @@ def build_engines(names: list[str], threads: int) -> dict[str, tuple[Engine, Eng
 
                 torch.manual_seed(0)
                 model = build_sam2_model("hiera_t").eval()
-                onnx = export_sam2_decoder(model, onnx_dir / "hiera_t.decoder.onnx") if name.endswith("-onnx") else None
+                onnx = export_sam2_decoder(model, onnx_dir / f"{name}.decoder.onnx", int8=name.endswith("-int8")) if "-onnx" in name else None
                 ours = Sam2Engine(model, model_id="sam2.1-hiera_t-random-seed0", threads=threads, onnx_decoder=onnx)
                 engines[name] = (ours, OfficialSam2Predictor(ours))
             else:

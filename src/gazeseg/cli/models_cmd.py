@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--out", type=Path, default=None, help="default: next to the checkpoint, *.decoder.onnx")
     e.add_argument("--graph", choices=["fast", "official"], default="fast",
                    help="fast: re-associated low-res decoder (default); official: segment-anything's SamOnnxModel")
+    e.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True,
+                   help="also write the int8 copy of the fast graph (*.decoder.int8.onnx) that live previews use; accepted masks stay exact")
     e.set_defaults(func=run_export)
 
 
@@ -94,13 +96,18 @@ def run_export(args: argparse.Namespace) -> int:
 
         if args.graph != "fast":
             raise InputError("export-onnx: SAM 2 has only the fast graph (segment-anything's SamOnnxModel is SAM 1's)")
-        export_sam2_decoder(load_sam2(path), out)
+        export_sam2_decoder(load_sam2(path), out, int8=args.int8)
     else:
         from gazeseg.engines.onnx_decoder import export_sam_decoder
         from gazeseg.engines.sam import load_sam
 
-        export_sam_decoder(load_sam(path), out, graph=args.graph)
+        export_sam_decoder(load_sam(path), out, graph=args.graph, int8=args.int8)
     print(f"exported the {family} prompt decoder ({args.graph} graph) to {out}")
+    if args.int8 and args.graph == "fast":
+        from gazeseg.engines.onnx_int8 import int8_path_for
+
+        int8 = int8_path_for(out)
+        print(f"int8 preview decoder: {int8}" if int8.is_file() else "int8 preview decoder: none (no product large enough to gain)")
     return 0
 
 

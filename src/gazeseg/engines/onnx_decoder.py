@@ -48,8 +48,9 @@ def prompt_feeds(coords: np.ndarray | None, labels: np.ndarray, box: np.ndarray 
     }
 
 
-def export_sam_decoder(model, path: Path, *, graph: str = "fast", opset: int = 17) -> Path:  # noqa: ANN001
-    """Write the prompt decoder of a SAM model to ``path`` (atomically)."""
+def export_sam_decoder(model, path: Path, *, graph: str = "fast", opset: int = 17, int8: bool = False) -> Path:  # noqa: ANN001
+    """Write the prompt decoder of a SAM model to ``path`` (atomically); with ``int8``, also the
+    int8 preview copy of the fast graph next to it (``onnx_int8``)."""
     import torch
 
     if graph not in GRAPHS:
@@ -86,6 +87,10 @@ def export_sam_decoder(model, path: Path, *, graph: str = "fast", opset: int = 1
             dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}, dynamo=False,
         )
     tmp.replace(path)
+    if int8 and graph == "fast":
+        from gazeseg.engines.onnx_int8 import int8_path_for, quantize_decoder
+
+        quantize_decoder(path, int8_path_for(path), {k: v.numpy() for k, v in dummy.items()})
     return path
 
 
@@ -180,9 +185,13 @@ class FastDecoding:
                         build_image_feeds: Callable[..., dict[str, np.ndarray]]) -> None:
         from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
 
+        from gazeseg.engines.onnx_int8 import int8_path_for
+
         self._fast = fast.eval()  # type: ignore[attr-defined]
         self.onnx = open_onnx_decoder(onnx_decoder, threads=threads)
         self.prompt_decoder = self.onnx or TorchFastDecoder(self._fast)
+        # previews only (``predict_logits(preview=True)``); accepted masks use the exact graph
+        self.preview_onnx = open_onnx_decoder(int8_path_for(onnx_decoder), threads=threads) if self.onnx else None
         self._image_feeds = ImageFeedsMemo(build_image_feeds)
 
     def _image_arrays(self, embedding: Embedding) -> tuple[np.ndarray, ...]:
@@ -197,12 +206,15 @@ class FastDecoding:
         """Compute the decoder's image side now (``prompted_image_feeds``: about one decode's work)."""
         self._image_side(embedding)
 
-    def _run_decoder(self, feeds: dict[str, np.ndarray], mask_logits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _run_decoder(self, feeds: dict[str, np.ndarray], mask_logits: np.ndarray | None, *,
+                     preview: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(IoU, low-res logits) of every mask token; a mask prompt changes the image side, which is
-        then computed for this call instead of taken from the memo."""
+        then computed for this call instead of taken from the memo. ``preview``: the int8 graph
+        when one was exported (faster, within ``onnx_int8.PREVIEW_TOLERANCE`` of the exact one)."""
         if mask_logits is not None:
             feeds = {**feeds, **self._fast.image_feeds(feeds["image_tokens"], mask_logits)}  # type: ignore[attr-defined]
-        return self.prompt_decoder.run(feeds)  # type: ignore[attr-defined]
+        decoder = self.preview_onnx if preview and self.preview_onnx is not None else self.prompt_decoder
+        return decoder.run(feeds)  # type: ignore[attr-defined]
 
     def weights_changed(self) -> None:
         """The prompt side was trained in place: drop what was computed with the old weights (the
@@ -210,5 +222,5 @@ class FastDecoding:
         from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
 
         self._image_feeds.clear()
-        self.onnx = None
+        self.onnx = self.preview_onnx = None
         self.prompt_decoder = TorchFastDecoder(self._fast)

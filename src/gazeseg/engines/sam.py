@@ -136,13 +136,14 @@ class SamEngine(FastDecoding, Engine):
         return coords, box
 
     def predict_logits(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool,
-                       whole_frame: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                       whole_frame: bool = False, preview: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(scores (K,), low-res logits (K, 256, 256)) without upsampling: the live preview path.
 
         Runs the re-associated decoder (``sam_fast_decoder``; ONNX Runtime when exported, else
         PyTorch), which equals the official ``MaskDecoder`` up to float rounding. Logits under
         SAM's padding are only computed with ``whole_frame`` (to feed them back as a mask prompt,
-        which sees the whole frame); otherwise they are ``PADDING_LOGIT``.
+        which sees the whole frame); otherwise they are ``PADDING_LOGIT``. ``preview``: the int8
+        decoder if exported (live previews; ``predict`` stays exact).
         """
         from gazeseg.engines.onnx_decoder import prompt_feeds
         from gazeseg.engines.sam_fast_decoder import pad_to_frame, valid_token_grid
@@ -152,7 +153,7 @@ class SamEngine(FastDecoding, Engine):
         side = features.shape[1]
         valid = np.array([side, side], np.int64) if whole_frame else valid_token_grid(tuple(embedding.payload["input_hw"]), side)
         feeds = {**self._image_side(embedding), **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits), "valid_tokens": valid}
-        iou, low_res = self._run_decoder(feeds, prompts.mask_logits)
+        iou, low_res = self._run_decoder(feeds, prompts.mask_logits, preview=preview)
         pick = slice(1, None) if multimask else slice(0, 1)
         return iou[pick].astype(np.float32), pad_to_frame(low_res[pick].astype(np.float32), 4 * side)
 

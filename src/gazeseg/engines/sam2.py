@@ -148,8 +148,10 @@ class Sam2Engine(FastDecoding, Engine):
         h, w = image_rgb.shape[:2]
         return Embedding(model_id=self.model_id, image_digest=image_digest(image_rgb), image_hw=(h, w), payload=payload)
 
-    def predict_logits(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool) -> tuple[np.ndarray, np.ndarray]:
-        """(scores (K,), low-res logits (K, 256, 256)) without upsampling: the live preview path."""
+    def predict_logits(self, embedding: Embedding, prompts: PromptSet, *, multimask: bool,
+                       preview: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(scores (K,), low-res logits (K, 256, 256)) without upsampling: the live preview path
+        (``preview``: the int8 decoder if exported; ``predict`` stays exact)."""
         import torch
 
         from gazeseg.engines.onnx_decoder import prompt_feeds
@@ -164,7 +166,7 @@ class Sam2Engine(FastDecoding, Engine):
                 box = transforms.transform_boxes(torch.as_tensor(prompts.box_xyxy, dtype=torch.float), normalize=True, orig_hw=hw).numpy()
         feeds = {**self._image_side(embedding),
                  **prompt_feeds(coords, prompts.labels, box, prompts.mask_logits, family="sam2")}
-        iou, low_res = self._run_decoder(feeds, prompts.mask_logits)
+        iou, low_res = self._run_decoder(feeds, prompts.mask_logits, preview=preview)
         if multimask:
             return iou[1:].astype(np.float32), low_res[1:].astype(np.float32)
         decoder = self.model.sam_mask_decoder

@@ -63,8 +63,9 @@ def sam2_image_feeds(decoder: FastSam2PromptDecoder, image_embed: np.ndarray, hi
     }
 
 
-def export_sam2_decoder(model: nn.Module, path: Path, *, opset: int = 17) -> Path:
-    """Write SAM 2's fast prompt decoder to ``path`` (atomically)."""
+def export_sam2_decoder(model: nn.Module, path: Path, *, opset: int = 17, int8: bool = False) -> Path:
+    """Write SAM 2's fast prompt decoder to ``path`` (atomically); with ``int8``, also its int8
+    preview copy next to it (``onnx_int8``)."""
     module = FastSam2PromptDecoder(model).eval()
     side = module.side
     c = module.encoder.embed_dim
@@ -84,4 +85,8 @@ def export_sam2_decoder(model: nn.Module, path: Path, *, opset: int = 17) -> Pat
             dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}, dynamo=False,
         )
     tmp.replace(path)
+    if int8:
+        from gazeseg.engines.onnx_int8 import int8_path_for, quantize_decoder
+
+        quantize_decoder(path, int8_path_for(path), {k: v.numpy() for k, v in zip(module.input_names(), dummy)})
     return path

@@ -15,9 +15,10 @@ Why it is shaped like this (issue 8):
   (``tiles.crop_around``, snapped so nearby looks reuse one crop and its cached embedding); the
   crop's mask is pasted back into the full-image preview and the accepted mask.
 
-Engines may offer ``predict_logits(embedding, prompts, *, multimask) -> (scores, logits)`` to
-skip the full-resolution upsampling for previews; otherwise ``predict`` is used and its
-low-resolution logits are taken.
+Engines may offer ``predict_logits(embedding, prompts, *, multimask, preview) -> (scores, logits)``
+to skip the full-resolution upsampling for previews (and, with ``preview=True``, to decode them
+with an int8 graph when one was exported); otherwise ``predict`` is used and its low-resolution
+logits are taken. ``accept`` always decodes through ``predict``, the exact path.
 """
 
 from __future__ import annotations
@@ -536,7 +537,7 @@ class LiveSegmenter:
             multimask = len(local.points_xy) == 1 and local.box_xyxy is None
             t0 = time.perf_counter()
             if hasattr(self.engine, "predict_logits"):
-                scores, logits = self.engine.predict_logits(embedding, local, multimask=multimask)  # type: ignore[attr-defined]
+                scores, logits = self.engine.predict_logits(embedding, local, multimask=multimask, preview=True)  # type: ignore[attr-defined]
             else:
                 prediction = self.engine.predict(embedding, local, multimask=multimask)
                 scores, logits = prediction.scores, prediction.low_res_logits
