@@ -97,7 +97,8 @@ class OfficialSam2Predictor(OfficialSamPredictor):
 
 def build_engines(names: list[str], threads: int) -> dict[str, tuple[Engine, Engine]]:
     """name -> (our engine, the engine GazeSAM's loop runs). SAM models are random-weight ViT-B /
-    Hiera-T built from the official classes; ``-onnx`` adds our exported fast decoder."""
+    Hiera-T built from the official classes; ``-onnx`` adds our exported fast decoder (exact, fp32),
+    ``-onnx-int8`` also its int8 copy, which the live loop then uses for previews."""
     import torch
 
     from gazeseg.engines.registry import create_engine
@@ -248,33 +249,47 @@ def first_mask_s(engine: Engine, cache: EmbeddingCache, image: np.ndarray, fixat
 
 def decoder_microbench(engine: Engine, baseline: Engine, embedding: Embedding, image_hw: tuple[int, int], repeats: int) -> dict:
     """One prompt step, interleaved so machine noise hits every variant alike: the official decoder
-    (what GazeSAM runs, full-resolution masks), ours in PyTorch, and ours on ONNX Runtime if exported."""
+    (what GazeSAM runs, full-resolution masks), ours in PyTorch, ours on ONNX Runtime if exported
+    and its int8 preview graph if written; with one point and with six (what the live prompt holds
+    after a few fixations), back to back and, for the ONNX graphs, after a 250 ms idle gap (as
+    between fixations: this VM runs a decode after a gap up to 1.5x slower)."""
     from gazeseg.engines.sam_fast_decoder import TorchFastDecoder
 
     h, w = image_hw
-    prompts = PromptSet(points_xy=np.array([[w * 0.5, h * 0.5]]), labels=np.array([1]))
-    variants = {"official (PyTorch, full-res)": lambda: baseline.predict(embedding, prompts, multimask=True)}
+    rng = np.random.default_rng(0)
+    prompt_sets = {"1 point": PromptSet(points_xy=np.array([[w * 0.5, h * 0.5]]), labels=np.array([1])),
+                   "6 points": PromptSet(points_xy=rng.uniform([w * 0.3, h * 0.3], [w * 0.7, h * 0.7], (6, 2)), labels=np.ones(6, int))}
     onnx = getattr(engine, "onnx", None)
     decoder = getattr(engine, "prompt_decoder", None)
-    if onnx is not None:
-        torch_decoder = TorchFastDecoder(_fast_module(engine)(engine.model))  # type: ignore[attr-defined]
+    variants: dict[str, tuple] = {}  # name -> (run, idle gap s)
+    for label, prompts in prompt_sets.items():
+        multimask = len(prompts.points_xy) == 1
+        variants[f"official (PyTorch, full-res), {label}"] = (lambda p=prompts, m=multimask: baseline.predict(embedding, p, multimask=m), 0.0)
+        if onnx is not None:
+            torch_decoder = TorchFastDecoder(_fast_module(engine)(engine.model))  # type: ignore[attr-defined]
 
-        def torch_fast() -> None:
-            engine.prompt_decoder = torch_decoder  # type: ignore[attr-defined]
-            try:
-                engine.predict_logits(embedding, prompts, multimask=True)  # type: ignore[attr-defined]
-            finally:
-                engine.prompt_decoder = decoder  # type: ignore[attr-defined]
+            def torch_fast(p: PromptSet = prompts, m: bool = multimask) -> None:
+                engine.prompt_decoder = torch_decoder  # type: ignore[attr-defined]
+                try:
+                    engine.predict_logits(embedding, p, multimask=m)  # type: ignore[attr-defined]
+                finally:
+                    engine.prompt_decoder = decoder  # type: ignore[attr-defined]
 
-        variants["ours, PyTorch (low-res)"] = torch_fast
-        variants["ours, ONNX Runtime (low-res)"] = lambda: engine.predict_logits(embedding, prompts, multimask=True)  # type: ignore[attr-defined]
-    elif decoder is not None:
-        variants["ours, PyTorch (low-res)"] = lambda: engine.predict_logits(embedding, prompts, multimask=True)  # type: ignore[attr-defined]
+            variants[f"ours, PyTorch (low-res), {label}"] = (torch_fast, 0.0)
+            graphs = [("ONNX Runtime fp32", False)] + ([("ONNX Runtime int8 preview", True)] if getattr(engine, "preview_onnx", None) else [])
+            for graph, preview in graphs:
+                run = (lambda p=prompts, m=multimask, pv=preview: engine.predict_logits(embedding, p, multimask=m, preview=pv))  # type: ignore[attr-defined]
+                variants[f"ours, {graph} (low-res), {label}"] = (run, 0.0)
+                variants[f"ours, {graph} (low-res), {label}, after 250 ms idle"] = (run, 0.25)
+        elif decoder is not None:
+            variants[f"ours, PyTorch (low-res), {label}"] = (lambda p=prompts, m=multimask: engine.predict_logits(embedding, p, multimask=m), 0.0)  # type: ignore[attr-defined]
     times: dict[str, list[float]] = {k: [] for k in variants}
-    for k, run in variants.items():
+    for run, _ in variants.values():
         run()  # warm up
-    for _ in range(repeats):
-        for k, run in variants.items():
+    for _ in tqdm(range(repeats), desc="decoder alone", unit="round", leave=False):
+        for k, (run, gap) in variants.items():
+            if gap:
+                time.sleep(gap)
             t = time.perf_counter()
             run()
             times[k].append((time.perf_counter() - t) * 1e3)
@@ -385,7 +400,7 @@ STAGE_COLS = ["gaze", "fixation", "prompt", "decode", "postprocess", "encode"]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=str(DEFAULT_IMAGE))
-    parser.add_argument("--engines", default="sam-vit_b,sam-vit_b-onnx,sam2.1-tiny,sam2.1-tiny-onnx,classic")
+    parser.add_argument("--engines", default="sam-vit_b,sam-vit_b-onnx,sam-vit_b-onnx-int8,sam2.1-tiny,sam2.1-tiny-onnx,sam2.1-tiny-onnx-int8,classic")
     parser.add_argument("--presets", default="tobii-pro-nano,tobii-pro-spectrum")
     parser.add_argument("--duration-s", type=float, default=20.0, help="gaze per run (20 s: about 50 fixations, enough for a p95)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (a laptop's 2 cores)")
